@@ -1,0 +1,40 @@
+"""Shared fixtures: paths to the real corpus samples and a config factory for temporary runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import Config, parse_config
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SHARED_CORPORA = REPOSITORY.parent / "shared" / "corpora"
+LIVEDOOR_SAMPLE = SHARED_CORPORA / "livedoor" / "ldcc-sample.tar.gz"
+WIKITEXT_SAMPLE = SHARED_CORPORA / "wikitext" / "wikitext-2-raw"
+JAWIKI_SAMPLE = SHARED_CORPORA / "jawiki" / "jawiki-20230501-pages-articles-sample.xml.bz2"
+DEMO = REPOSITORY / "demo"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test when a shared corpus sample is not present."""
+    if not path.exists():
+        pytest.skip(f"corpus sample {path} not present")
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path: Path):
+    """Return a function building a :class:`Config` whose data folders live in ``tmp_path``."""
+
+    def build(sources: dict[str, Any], **sections: Any) -> Config:
+        data = {
+            "corpora_dir": str(tmp_path / "corpora"),
+            "outputs_dir": str(tmp_path / "outputs"),
+            "sources": sources,
+            **sections,
+        }
+        return parse_config(data, origin="test config")
+
+    return build
