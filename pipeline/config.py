@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 @dataclass(kw_only=True)
 class SourceConfig:
-    """Where one corpus comes from.
+    """Location of one corpus: a local path, a download address or a Hugging Face dataset.
 
     Args:
         path: Local file or folder to read. When ``None`` (default) the source is downloaded
@@ -141,7 +141,7 @@ def load_config(path: Path | str) -> Config:
     """Read and validate a YAML configuration file.
 
     Raises:
-        ConfigError: The file is missing, is not YAML, or holds an invalid key or value.
+        ConfigError: The file is missing, is not YAML, or contains an invalid key or value.
     """
     path = Path(path)
     try:
@@ -166,9 +166,7 @@ def _check_values(config: Config, origin: str) -> None:
 
     for name in config.sources:
         if name not in SOURCE_NAMES:
-            raise ConfigError(
-                f"{origin}: unknown source sources.{name}; supported sources: {', '.join(SOURCE_NAMES)}"
-            )
+            raise ConfigError(f"{origin}: unknown source sources.{name}; supported sources: {', '.join(SOURCE_NAMES)}")
     if config.workers < 0:
         raise ConfigError(f"{origin}: workers must be 0 (one per core) or more, got {config.workers}")
     if config.shards.max_len < 3:

@@ -47,7 +47,7 @@ class PartitionedWriter:
         self.rows_per_file = rows_per_file
         self.files: list[Path] = []
         self._pending: list[Document] = []
-        self._extra: dict[str, list[str]] = {}
+        self._extra: dict[str, list[object]] = {}
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
@@ -101,7 +101,7 @@ def run(config: Config) -> dict[str, dict[str, object]]:
     build_filters(config.clean.filters)  # Fail on a bad filter entry before reading anything.
 
     manifests = {}
-    for name, source_config in config.sources.items():
+    for name in config.sources:
         manifests[name] = clean_source(name, config)
         kept = manifests[name]["documents_out"]
         rejected = manifests[name]["documents_rejected"]
@@ -158,5 +158,7 @@ def clean_source(name: str, config: Config) -> dict[str, object]:
         "seconds": round(time.perf_counter() - started, 3),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (output_dir / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return manifest

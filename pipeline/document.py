@@ -38,7 +38,7 @@ class Document:
     Args:
         id: Identifier unique across all sources, ``"<source>/<native id>"``.
         source: Name of the source reader that produced it (``livedoor``, ``wikitext``, ...).
-        title: The article title. The first heading of ``text`` holds the same string
+        title: The article title. The first heading of ``text`` contains the same string
             unless cleaning removed it.
         text: Lines joined by ``"\\n"``, with no trailing newline.
         headings: Spans of heading lines inside ``text``, in order of position.

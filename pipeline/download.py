@@ -48,4 +48,3 @@ def download(url: str, destination: Path, *, source: str, timeout: float = 60.0)
 
     os.replace(partial, destination)
     return destination
-

@@ -22,6 +22,7 @@ def build_filters(entries: list[Any]) -> list[Filter]:
     """
     filters = []
     for index, entry in enumerate(entries):
+        options: object
         if isinstance(entry, str):
             name, options = entry, {}
         elif isinstance(entry, dict) and len(entry) == 1:
@@ -31,7 +32,9 @@ def build_filters(entries: list[Any]) -> list[Filter]:
             raise ConfigError(f"clean.filters[{index}] must be a filter name or {{name: {{options}}}}, got {entry!r}")
 
         if name not in FILTERS:
-            raise ConfigError(f"clean.filters[{index}]: unknown filter {name!r}; supported filters: {', '.join(FILTERS)}")
+            raise ConfigError(
+                f"clean.filters[{index}]: unknown filter {name!r}; supported filters: {', '.join(FILTERS)}"
+            )
         if not isinstance(options, dict):
             raise ConfigError(f"clean.filters[{index}].{name} options must be a mapping, got {options!r}")
         try:

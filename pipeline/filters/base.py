@@ -19,7 +19,7 @@ class Reject:
 
 @dataclass(slots=True)
 class FilterStats:
-    """What one filter did to the documents it saw. Characters are Unicode code points."""
+    """Counts of documents and characters one filter saw, changed and rejected. Characters are code points."""
 
     documents_in: int = 0
     documents_out: int = 0

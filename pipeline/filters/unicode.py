@@ -10,9 +10,7 @@ from pipeline.filters.base import Filter, Reject
 
 # Control characters other than tab and newline, zero-width and bidirectional formatting
 # characters, the byte order mark, soft hyphen and variation selectors that NFKC keeps.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]"
-)
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]")
 
 
 class NFKCFilter(Filter):

@@ -43,9 +43,11 @@ def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderRe
 
 def _read_tarball(path: Path) -> Iterator[Document | ReaderReject]:
     try:
-        archive = tarfile.open(path, mode="r|*")
+        archive = tarfile.open(path, mode="r|*")  # noqa: SIM115 -- closed by the with block below
     except (tarfile.TarError, OSError) as error:
-        raise SourceError(f"source {SOURCE}: {path} is not a readable tar archive ({error}); fix sources.{SOURCE}.path") from None
+        raise SourceError(
+            f"source {SOURCE}: {path} is not a readable tar archive ({error}); fix sources.{SOURCE}.path"
+        ) from None
 
     with archive:
         try:

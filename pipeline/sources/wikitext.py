@@ -35,9 +35,7 @@ def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderRe
     path = check_local_path(SOURCE, config)
     files = [path] if path.is_file() else sorted([*path.rglob("wiki.*.raw"), *path.rglob("*.parquet")])
     if not files:
-        raise SourceError(
-            f"source {SOURCE}: no wiki.*.raw or *.parquet files under {path}; fix sources.{SOURCE}.path"
-        )
+        raise SourceError(f"source {SOURCE}: no wiki.*.raw or *.parquet files under {path}; fix sources.{SOURCE}.path")
     for file in files:
         part = _part_name(file)
         lines = _parquet_lines(file) if file.suffix == ".parquet" else _raw_lines(file)
@@ -79,9 +77,7 @@ def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | Reader
     for split in config.splits:
         logger.info("streaming %s/%s split %s from the Hugging Face hub", name, hub_config, split)
         try:
-            rows = datasets.load_dataset(
-                name, hub_config, split=split, streaming=True, cache_dir=str(raw_dir / SOURCE)
-            )
+            rows = datasets.load_dataset(name, hub_config, split=split, streaming=True, cache_dir=str(raw_dir / SOURCE))
             lines = (line for row in rows for line in (row["text"].splitlines() or [""]))
             yield from parse_articles(lines, part=split)
         except (ConnectionError, OSError, ValueError) as error:
@@ -135,9 +131,10 @@ def parse_articles(lines: Iterable[str], *, part: str) -> Iterator[Document]:
             skipped += bool(line.strip())
             continue
 
+        # Every non-empty WikiText line is a paragraph already, so blank lines carry nothing.
         if level:
             blocks.append((_heading_text(line), level))
-        else:
+        elif line.strip():
             blocks.append((undo_markers(line.strip()), 0))
 
     if title is not None:
@@ -147,7 +144,9 @@ def parse_articles(lines: Iterable[str], *, part: str) -> Iterator[Document]:
 
 
 def _heading_text(line: str) -> str:
-    return undo_markers(line.strip().strip("=").strip())
+    parts = line.strip().split(" ")
+    level = heading_level(line)
+    return undo_markers(" ".join(parts[level:-level]))
 
 
 def _article(title: str, blocks: list[tuple[str, int]], part: str, index: int) -> Document:
