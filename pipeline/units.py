@@ -172,8 +172,8 @@ class UnitStore:
             in error messages.
         outputs: Glob patterns, relative to ``folder``, of the files this stage writes. A file
             matching one that no marker claims is left over from an interrupted run and is
-            deleted by :meth:`reconcile`. Default: none, so only temporary files and files
-            listed in journals are deleted.
+            deleted by :meth:`reconcile`; hidden files are never deleted. Default: none, so
+            only temporary files and files listed in journals are deleted.
         verify: How :meth:`reconcile` checks a finished unit's files: ``sha256`` (read every
             file) or ``size``. Default: ``sha256``.
     """
@@ -393,7 +393,10 @@ class UnitStore:
         for pattern in self.outputs:
             for path in sorted(self.folder.glob(pattern)):
                 key = path.relative_to(self.folder).as_posix()
-                if path.is_file() and key not in claimed and not key.endswith((MARKER_SUFFIX, JOURNAL_SUFFIX)):
+                # Hidden files (the lock, digest caches) and the store's own records are never outputs.
+                if path.name.startswith(".") or key.endswith((MARKER_SUFFIX, JOURNAL_SUFFIX)):
+                    continue
+                if path.is_file() and key not in claimed:
                     logger.warning("removing %s: no completion marker claims it", path)
                     path.unlink()
 

@@ -11,6 +11,7 @@ import bz2
 import gzip
 import hashlib
 import io
+import random
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,8 +92,9 @@ def articles(count: int, *, category: str = "cat", start: int = 1) -> list[Membe
 
 
 def _kanji(seed: int, length: int = 300) -> str:
-    """Return ``length`` CJK ideographs picked by a fixed formula, so that bodies compress poorly."""
-    return "".join(chr(0x4E00 + (seed * 7919 + index * 104729) % 20000) for index in range(length))
+    """Return ``length`` CJK ideographs drawn by a generator seeded with ``seed``, so that bodies compress poorly."""
+    generator = random.Random(seed)
+    return "".join(chr(0x4E00 + generator.randrange(20000)) for _ in range(length))
 
 
 def cut_short(path: Path, *, keep: int) -> Path:

@@ -25,10 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from pipeline.lock import LOCK_FILE
 from pipeline.units import FAULT_ENVIRONMENT
@@ -137,6 +140,20 @@ def kill_stage(
     returncode = process.wait(timeout=timeout)
     reader.join(timeout=10)
     return KillOutcome(returncode=returncode, killed=killed, delay=delay, log="".join(chunks))
+
+
+@contextmanager
+def tiny_filesystem(mount_point: Path, *, size: str = "1m") -> Iterator[Path]:
+    """Mount a tmpfs of ``size`` at ``mount_point`` for the block; skip the test when mounting is not permitted."""
+    mount_point.mkdir(parents=True, exist_ok=True)
+    command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'}); needs root")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def files_exist(folder: Path, pattern: str) -> Callable[[str], bool]:

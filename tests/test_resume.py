@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from pipeline.parquet import clean_files
 from pipeline.tokenizer import TOKENIZER_FILE, train
 from tests import hostile
 from tests.conftest import WIKITEXT_SAMPLE, require
-from tests.killing import files_exist, kill_stage, run_stage, snapshot, write_config
+from tests.killing import (
+    files_exist,
+    kill_stage,
+    run_stage,
+    snapshot,
+    stage_command,
+    stage_environment,
+    tiny_filesystem,
+    write_config,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -70,6 +80,24 @@ def test_corpus_killed_resumes_identically(archive: Path, corpus_reference: dict
         assert_counted_once(clean, "livedoor", ARTICLES)
         assert_counted_once(clean, "wikitext", 31)
     assert landed_in_write >= 1
+
+
+def test_corpus_disk_full_reported(archive: Path, tmp_path: Path) -> None:
+    with tiny_filesystem(tmp_path / "tiny") as tiny:
+        config = write_config(
+            tmp_path / "config.yaml",
+            {"corpora_dir": str(tiny / "corpora"), "sources": {"livedoor": {"path": str(archive)}}},
+        )
+        result = subprocess.run(
+            stage_command("corpus", config), env=stage_environment(), capture_output=True, text=True, timeout=180
+        )
+        written = sorted(path.name for path in tiny.rglob("*") if path.is_file())
+
+    assert result.returncode == 2
+    assert "disk full" in result.stderr
+    assert "point corpora_dir and outputs_dir elsewhere" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [name for name in written if name.endswith((".parquet", ".json"))] == []
 
 
 def test_corpus_same_across_workers(archive: Path, corpus_reference: dict[str, str], tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pipeline.fingerprint import Fingerprint
 from pipeline.units import FAULT_ENVIRONMENT, StaleOutputError, UnitStore
 from tests.conftest import REPOSITORY
 from tests.hostile import snapshot
+from tests.killing import tiny_filesystem
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -180,6 +181,16 @@ def test_unplanned_unit_stale(tmp_path: Path) -> None:
     assert (tmp_path / "part-old.bin").exists()
 
 
+def test_hidden_files_kept(tmp_path: Path) -> None:
+    store = UnitStore(tmp_path, config_key="outputs_dir", outputs=("*",))
+    (tmp_path / ".pipeline.lock").write_text("{}")
+    (tmp_path / "stray.bin").write_bytes(b"left over")
+
+    store.reconcile({"a": SETTINGS})
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".pipeline.lock"]
+
+
 def test_unit_names_checked(tmp_path: Path) -> None:
     store = make_store(tmp_path)
 
@@ -237,25 +248,14 @@ def test_quota_exceeded_is_disk_full(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
-    """Mount a 1 MiB tmpfs inside ``tmp_path``; skip when mounting is not permitted."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        pytest.skip(
-            f"cannot mount a tmpfs here ({result.stderr.strip() or 'mount failed'}); the injected test covers it"
-        )
-    try:
+def tiny(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs inside ``tmp_path``; the injected tests above cover machines that cannot mount one."""
+    with tiny_filesystem(tmp_path / "tiny") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
-def test_real_disk_full(tiny_filesystem: Path) -> None:
-    store = make_store(tiny_filesystem)
+def test_real_disk_full(tiny: Path) -> None:
+    store = make_store(tiny)
     write_unit(store, "a", b"alpha" * 1000)
 
     with pytest.raises(DiskFullError) as error, store.unit("b", SETTINGS) as writer:
@@ -264,8 +264,8 @@ def test_real_disk_full(tiny_filesystem: Path) -> None:
             for _ in range(32):
                 handle.write(os.urandom(64 * 1024))
 
-    assert f"disk full while writing {tiny_filesystem / 'part-b.bin'}" in str(error.value)
-    assert sorted(path.name for path in tiny_filesystem.iterdir()) == ["a.done.json", "part-a.bin"]
+    assert f"disk full while writing {tiny / 'part-b.bin'}" in str(error.value)
+    assert sorted(path.name for path in tiny.iterdir()) == ["a.done.json", "part-a.bin"]
     plan = store.reconcile({"a": SETTINGS, "b": SETTINGS})
     assert plan.done == ["a"]
     assert plan.todo == ["b"]
