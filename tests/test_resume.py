@@ -136,12 +136,12 @@ def test_tokenizer_killed_resumes_identically(
         config = tokenizer_config(root, shared_run)
         threads = {"RAYON_NUM_THREADS": "2"}
 
-        # Training fills most of the run after its log line, so a delay under half the run lands inside it.
+        # Training takes a large share of the run after its log line, so a short delay lands inside it.
         outcome = kill_stage(
             "tokenizer",
             config,
             seed=seed,
-            max_delay=0.4 * seconds,
+            max_delay=0.2 * seconds,
             trigger=lambda log: "training BPE" in log,
             environment=threads,
         )
@@ -183,8 +183,8 @@ def shards_config(root: Path, corpus: Config) -> Path:
     data = {
         "corpora_dir": str(corpus.corpora_dir),
         "outputs_dir": str(root / "outputs"),
-        "sources": {"livedoor": {}, "wikitext": {}},
-        "shards": {"max_len": 64, "rows_per_shard": 500},
+        "sources": {"wikitext": {}},  # the smaller source keeps the runs short
+        "shards": {"max_len": 64, "rows_per_shard": 100},
     }
     return write_config(root / "config.yaml", data)
 
@@ -196,12 +196,12 @@ def test_shards_killed_resumes_identically(shared_run: Config, tmp_path: Path) -
     assert len([name for name in reference if name.endswith(".arrow")]) > 3
 
     killed = 0
-    for seed in SEEDS[:1]:
+    for seed in SEEDS[:2]:
         root = tmp_path / f"killed-{seed}"
         config = shards_config(root, shared_run)
 
         outcome = kill_stage(
-            "shards", config, seed=seed, max_delay=0.3, trigger=files_exist(root / "outputs" / "shards", "*.arrow*")
+            "shards", config, seed=seed, max_delay=0.05, trigger=files_exist(root / "outputs" / "shards", "*.arrow*")
         )
         killed += outcome.killed
         run_stage("shards", config)
