@@ -2,21 +2,15 @@
 
 A stage splits its work into units (one source of the corpus stage, the tokenizer, the
 shards of one input file) and writes each unit through a :class:`UnitStore`. A unit counts
-as done only when its completion marker exists, and the marker is written last:
-
-1. the stage writes every output file under a temporary name (:meth:`UnitWriter.path`);
-2. on leaving the ``with store.unit(...)`` block, each file is fsynced and hashed;
-3. a pending journal ``<unit>.pending.json`` lists the files about to appear;
-4. each file is renamed into place and the folders are fsynced;
-5. the marker ``<unit>.done.json`` is written atomically, with the unit's fingerprint and
-   every file's size and SHA-256 plus the counts the stage recorded;
-6. the journal is deleted.
+as done only when its completion marker ``<unit>.done.json`` exists, and the marker is
+written last, after every output file is fsynced and renamed into place (the commit order
+is in :mod:`pipeline.unit_commit`).
 
 Killed at any step, the folder contains either a unit's complete outputs and its marker, or
 files that :meth:`UnitStore.reconcile` removes on the next run: temporary ``*.tmp`` files,
-the files a journal lists without a marker, and files matching the store's output patterns
-that no marker claims. Markers and journals sit in the store folder itself, beside the
-outputs. The store assumes one writer per folder: hold :func:`pipeline.lock.folder_lock`.
+the files a pending journal lists without a marker, and files matching the store's output
+patterns that no marker claims. Markers and journals sit in the store folder itself, beside
+the outputs. The store assumes one writer per folder: hold :func:`pipeline.lock.folder_lock`.
 
 Typical use in a stage::
 
@@ -30,45 +24,38 @@ Typical use in a stage::
                 writer.counts["rows"] = rows
     manifest = {name: store.marker(name)["counts"] for name in planned}
 
-Fault injection, for tests only: when the environment variable ``PIPELINE_FAULT_AFTER`` is
-``n``, the process kills itself with SIGKILL at the ``n``-th commit step counted from its
-start. The steps are: a journal written, one output renamed into place, a marker written.
-This lets a test stop a stage between any two of them, where a timed kill rarely lands.
+Tests can stop a stage between two commit steps with the environment variable
+``PIPELINE_FAULT_AFTER`` (see :mod:`pipeline.unit_commit`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import signal
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from pipeline.atomic import (
-    TEMPORARY_SUFFIX,
-    DiskFullError,
-    fsync_file,
-    fsync_folder,
-    is_disk_full,
-    sha256_file,
-    temporary_path,
-    write_json_atomic,
-)
+from pipeline.atomic import TEMPORARY_SUFFIX, DiskFullError, is_disk_full, sha256_file
 from pipeline.fingerprint import Fingerprint
+from pipeline.unit_commit import (
+    FAULT_ENVIRONMENT,
+    JOURNAL_SUFFIX,
+    MARKER_SUFFIX,
+    UnitWriter,
+    commit_unit,
+    journal_path,
+    marker_path,
+)
+
+__all__ = ["FAULT_ENVIRONMENT", "MARKER_SUFFIX", "StaleOutputError", "UnitPlan", "UnitStore", "UnitWriter"]
 
 logger = logging.getLogger(__name__)
 
-MARKER_SUFFIX = ".done.json"
-JOURNAL_SUFFIX = ".pending.json"
-FAULT_ENVIRONMENT = "PIPELINE_FAULT_AFTER"
 _UNIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-_fault_steps = 0
 
 
 class StaleOutputError(RuntimeError):
@@ -100,69 +87,6 @@ class UnitPlan:
     todo: list[str] = field(default_factory=list)
 
 
-def _fault_point() -> None:
-    global _fault_steps
-    limit = os.environ.get(FAULT_ENVIRONMENT)
-    if not limit:
-        return
-    _fault_steps += 1
-    if _fault_steps >= int(limit):
-        logger.debug("%s=%s reached: killing this process", FAULT_ENVIRONMENT, limit)
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _check_relative(relative: str | Path) -> str:
-    path = PurePosixPath(Path(relative).as_posix())
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise ValueError(f"unit output {relative!r} must be a relative path inside the stage folder")
-    if path.name.endswith((TEMPORARY_SUFFIX, MARKER_SUFFIX, JOURNAL_SUFFIX)):
-        raise ValueError(f"unit output {relative!r} ends with a suffix the unit store reserves")
-    return path.as_posix()
-
-
-class UnitWriter:
-    """Outputs of one unit being written. Obtain it from :meth:`UnitStore.unit`.
-
-    Attributes:
-        name: Unit name.
-        counts: Counts to record in the marker, such as documents or rows; the stage fills it.
-    """
-
-    def __init__(self, store: UnitStore, name: str) -> None:
-        self.name = name
-        self.counts: dict[str, int] = {}
-        self._store = store
-        self._files: dict[str, Path] = {}
-        self.last_path: Path | None = None
-
-    def path(self, relative: str | Path) -> Path:
-        """Return the temporary path to write the output ``relative`` (to the store folder) at.
-
-        The file appears under its final name only when the unit commits. Parent folders are
-        created.
-        """
-        key = _check_relative(relative)
-        final = self._store.folder / key
-        temporary = temporary_path(final)
-        temporary.parent.mkdir(parents=True, exist_ok=True)
-        temporary.unlink(missing_ok=True)
-        self._files[key] = temporary
-        self.last_path = final
-        return temporary
-
-    def write_bytes(self, relative: str | Path, data: bytes) -> None:
-        """Write a small output file in one call."""
-        self.path(relative).write_bytes(data)
-
-    def write_json(self, relative: str | Path, value: object) -> None:
-        """Write ``value`` as indented UTF-8 JSON with a final newline."""
-        self.write_bytes(relative, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-    def _discard(self) -> None:
-        for temporary in self._files.values():
-            temporary.unlink(missing_ok=True)
-
-
 class UnitStore:
     """Completion markers of one stage's units in one output folder.
 
@@ -192,7 +116,7 @@ class UnitStore:
         self.verify = verify
 
     def marker_path(self, name: str) -> Path:
-        return self.folder / f"{name}{MARKER_SUFFIX}"
+        return marker_path(self.folder, name)
 
     def marker(self, name: str) -> dict[str, Any] | None:
         """Return the parsed completion marker of a unit, or ``None`` when it has none (or a malformed one)."""
@@ -288,54 +212,18 @@ class UnitStore:
         _check_unit_name(name)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._remove_unit(name)
-        writer = UnitWriter(self, name)
-        renamed: list[Path] = []
+        writer = UnitWriter(self.folder, name)
         try:
             yield writer
-            self._commit(writer, fingerprint, renamed)
+            commit_unit(writer, fingerprint, config_key=self.config_key)
         except BaseException as error:
-            writer._discard()
-            for path in renamed:
-                path.unlink(missing_ok=True)
-            self._journal_path(name).unlink(missing_ok=True)
+            writer.discard()
             if isinstance(error, OSError) and is_disk_full(error) and not isinstance(error, DiskFullError):
                 raise DiskFullError(writer.last_path or self.folder, config_key=self.config_key) from error
             raise
 
-    def _commit(self, writer: UnitWriter, fingerprint: Fingerprint, renamed: list[Path]) -> None:
-        records = {}
-        for key, temporary in sorted(writer._files.items()):
-            if not temporary.exists():
-                raise FileNotFoundError(f"unit {writer.name}: output {key} was registered but never written")
-            fsync_file(temporary)
-            records[key] = {"bytes": temporary.stat().st_size, "sha256": sha256_file(temporary)}
-
-        journal = self._journal_path(writer.name)
-        write_json_atomic(journal, {"unit": writer.name, "files": list(records)}, config_key=self.config_key)
-        _fault_point()
-
-        folders = {self.folder}
-        for key, temporary in sorted(writer._files.items()):
-            final = self.folder / key
-            os.replace(temporary, final)
-            renamed.append(final)
-            folders.add(final.parent)
-            _fault_point()
-        for folder in sorted(folders):
-            fsync_folder(folder)
-
-        marker = {
-            "unit": writer.name,
-            "fingerprint": fingerprint.to_json(),
-            "files": records,
-            "counts": dict(sorted(writer.counts.items())),
-        }
-        write_json_atomic(self.marker_path(writer.name), marker, config_key=self.config_key)
-        _fault_point()
-        journal.unlink()
-
     def _journal_path(self, name: str) -> Path:
-        return self.folder / f"{name}{JOURNAL_SUFFIX}"
+        return journal_path(self.folder, name)
 
     def _check_files(self, marker: Mapping[str, Any]) -> str | None:
         for key, record in marker["files"].items():

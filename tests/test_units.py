@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import units
+from pipeline import unit_commit
 from pipeline.atomic import DiskFullError
 from pipeline.fingerprint import Fingerprint
 from pipeline.units import FAULT_ENVIRONMENT, StaleOutputError, UnitStore
@@ -233,7 +233,7 @@ def test_disk_full_during_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(units, "write_json_atomic", no_space)
+        patch.setattr(unit_commit, "write_json_atomic", no_space)
         with pytest.raises(DiskFullError), store.unit("a", SETTINGS) as writer:
             writer.path("part-a.bin").write_bytes(b"alpha")
 
