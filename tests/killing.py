@@ -142,6 +142,20 @@ def kill_stage(
     return KillOutcome(returncode=returncode, killed=killed, delay=delay, log="".join(chunks))
 
 
+def run_with_fault(
+    stage: str, config: Path, *, step: int, environment: Mapping[str, str] | None = None, timeout: float = 180
+) -> int:
+    """Run a stage with ``PIPELINE_FAULT_AFTER=step`` and return its exit status (``-9`` when the hook fired).
+
+    Only stages that write through :class:`pipeline.units.UnitStore` reach the hook; others run to their end.
+    """
+    extra = {**(environment or {}), FAULT_ENVIRONMENT: str(step)}
+    result = subprocess.run(
+        stage_command(stage, config), env=stage_environment(extra), capture_output=True, text=True, timeout=timeout
+    )
+    return result.returncode
+
+
 @contextmanager
 def tiny_filesystem(mount_point: Path, *, size: str = "1m") -> Iterator[Path]:
     """Mount a tmpfs of ``size`` at ``mount_point`` for the block; skip the test when mounting is not permitted."""
