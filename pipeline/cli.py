@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import ExitStack
+from pathlib import Path
 
-from pipeline.config import ConfigError, load_config
+from pipeline.atomic import DiskFullError, is_disk_full
+from pipeline.config import Config, ConfigError, check_source_paths, load_config
+from pipeline.lock import FolderLockedError, folder_lock
 from pipeline.sources import SourceError
+from pipeline.units import StaleOutputError
 
 logger = logging.getLogger("pipeline")
 
 STAGES = ("corpus", "tokenizer", "shards")
+EXIT_LOCKED = 75
+"""Exit status when another run has locked an output folder (``EX_TEMPFAIL``: retry later)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=[*STAGES, "all"], help="stage to run; 'all' runs the three in order")
     parser.add_argument("--config", required=True, help="YAML configuration file")
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="rebuild outputs made with another config, other inputs or other package versions instead of "
+        "stopping with an error; finished outputs that still match are kept",
+    )
     arguments = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -29,23 +42,45 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(arguments.config)
         stages = STAGES if arguments.stage == "all" else (arguments.stage,)
-        for stage in stages:
-            logger.info("stage %s started", stage)
-            _run_stage(stage, config)
-            logger.info("stage %s finished", stage)
-    except (ConfigError, SourceError, FileNotFoundError) as error:
+        if "corpus" in stages:
+            check_source_paths(config)
+        with ExitStack() as locks:
+            for folder in _output_folders(config, stages):
+                locks.enter_context(folder_lock(folder))
+            for stage in stages:
+                logger.info("stage %s started", stage)
+                _run_stage(stage, config, fresh=arguments.fresh)
+                logger.info("stage %s finished", stage)
+    except FolderLockedError as error:
         logger.error("%s", error)
+        return EXIT_LOCKED
+    except (ConfigError, SourceError, FileNotFoundError, StaleOutputError, DiskFullError) as error:
+        logger.error("%s", error)
+        return 2
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        logger.error("disk full (%s); free space or point corpora_dir and outputs_dir elsewhere, then rerun", error)
         return 2
     return 0
 
 
-def _run_stage(stage: str, config: object) -> None:
+def _output_folders(config: Config, stages: tuple[str, ...]) -> list[Path]:
+    """Return the folders the stages write, each once: ``corpora_dir`` for corpus, ``outputs_dir`` for the others."""
+    folders = [config.corpora_dir if stage == "corpus" else config.outputs_dir for stage in stages]
+    unique: dict[Path, Path] = {}
+    for folder in folders:
+        unique.setdefault(folder.resolve(), folder)
+    return list(unique.values())
+
+
+def _run_stage(stage: str, config: Config, *, fresh: bool) -> None:
     # Stage modules import tokenizers, pyarrow and torch, so each loads only when it runs.
     from pipeline import corpus, shards, tokenizer
-    from pipeline.config import Config
 
-    assert isinstance(config, Config)
     runners = {"corpus": corpus.run, "tokenizer": tokenizer.run, "shards": shards.run}
+    # NOTE: until the stages write through pipeline.units they rebuild every output on each
+    # run, which is what `fresh` requests, so it is not passed on yet.
     runners[stage](config)
 
 

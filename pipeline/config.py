@@ -19,6 +19,11 @@ import yaml
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[MASK]", "[SEP]")
 """Special tokens, which receive ids 0 to 4 in this order."""
 
+MAX_ARROW_LIST_SIZE = 2**31 - 1
+MAX_VOCAB_SIZE = 2**32
+MAX_CONFIG_VALUES = 100_000
+"""Maximum number of values (mapping entries and list items, counted after YAML aliases are expanded) in a config."""
+
 
 class ConfigError(ValueError):
     """An invalid configuration file or value; the message names the key and the fix."""
@@ -37,6 +42,11 @@ class SourceConfig:
             ``wikitext-103-raw-v1`` or ``20231101.ja``. Default: the source's own.
         splits: Dataset splits to read. Default: ``["train"]``.
         options: Source-specific settings, documented by each reader. Default: empty.
+        max_document_bytes: Largest decompressed size of one document file or archive
+            member, in bytes. A larger one is rejected with its size, without being read.
+            Default: 64 MiB. Enforced by the ``livedoor`` reader.
+        max_archive_bytes: Largest decompressed size of a whole archive, in bytes; reading
+            stops with an error past it. Default: 64 GiB. Enforced by the ``livedoor`` reader.
     """
 
     path: Path | None = None
@@ -45,6 +55,8 @@ class SourceConfig:
     hub_config: str | None = None
     splits: list[str] = field(default_factory=lambda: ["train"])
     options: dict[str, Any] = field(default_factory=dict)
+    max_document_bytes: int = 64 * 1024**2
+    max_archive_bytes: int = 64 * 1024**3
 
 
 @dataclass(kw_only=True)
@@ -145,7 +157,7 @@ def load_config(path: Path | str) -> Config:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found; pass an existing YAML file with --config") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -153,8 +165,51 @@ def load_config(path: Path | str) -> Config:
     return parse_config(data or {}, origin=str(path))
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects a key repeated in one mapping instead of keeping the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):
+                continue  # SafeLoader itself reports an unhashable key.
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; keep one of its values", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _count_values(data: object, origin: str) -> None:
+    """Reject configs that hold more than :data:`MAX_CONFIG_VALUES` values once aliases are expanded.
+
+    YAML aliases let a few lines stand for an exponentially large tree (the "billion laughs"
+    pattern). Walking the tree with a budget stops it before it costs time or memory.
+    """
+    budget = MAX_CONFIG_VALUES
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            items = [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        budget -= len(items)
+        if budget < 0:
+            raise ConfigError(
+                f"{origin} contains more than {MAX_CONFIG_VALUES} values once YAML aliases are expanded; "
+                "write the settings out without nested aliases"
+            )
+        stack.extend(items)
+
+
 def parse_config(data: object, *, origin: str = "config") -> Config:
     """Validate a configuration mapping, as loaded from YAML, into a :class:`Config`."""
+    _count_values(data, origin)
     config = _parse_dataclass(Config, data, origin)
     _check_values(config, origin)
     return config
@@ -181,6 +236,44 @@ def _check_values(config: Config, origin: str) -> None:
     for key in ("batch_size", "rows_per_shard"):
         if getattr(config.shards, key) < 1:
             raise ConfigError(f"{origin}: shards.{key} must be at least 1, got {getattr(config.shards, key)}")
+    _check_limits(config, origin)
+
+
+def _check_limits(config: Config, origin: str) -> None:
+    if config.shards.max_len > MAX_ARROW_LIST_SIZE:
+        raise ConfigError(
+            f"{origin}: shards.max_len must be at most {MAX_ARROW_LIST_SIZE} (the Arrow fixed-size list limit), "
+            f"got {config.shards.max_len}"
+        )
+    if config.tokenizer.vocab_size > MAX_VOCAB_SIZE:
+        raise ConfigError(
+            f"{origin}: tokenizer.vocab_size must be at most {MAX_VOCAB_SIZE} (ids are stored as uint32), "
+            f"got {config.tokenizer.vocab_size}"
+        )
+    if config.tokenizer.min_frequency < 0:
+        raise ConfigError(f"{origin}: tokenizer.min_frequency must be 0 or more, got {config.tokenizer.min_frequency}")
+    if config.tokenizer.batch_size < 1:
+        raise ConfigError(f"{origin}: tokenizer.batch_size must be at least 1, got {config.tokenizer.batch_size}")
+    for name, source in config.sources.items():
+        for key in ("max_document_bytes", "max_archive_bytes"):
+            if getattr(source, key) < 1:
+                raise ConfigError(f"{origin}: sources.{name}.{key} must be at least 1 byte, got {getattr(source, key)}")
+        if not source.splits:
+            raise ConfigError(f"{origin}: sources.{name}.splits must list at least one split, such as [train]")
+
+
+def check_source_paths(config: Config) -> None:
+    """Check that every ``sources.<name>.path`` exists, before a run starts reading.
+
+    Raises:
+        ConfigError: A path is missing; the message names its key.
+    """
+    for name, source in config.sources.items():
+        if source.path is not None and not source.path.exists():
+            raise ConfigError(
+                f"sources.{name}.path: {source.path} does not exist (relative paths start at {Path.cwd()}); "
+                "fix the path, or remove the key to download the corpus"
+            )
 
 
 def _parse_dataclass(cls: type, data: object, key: str) -> Any:
@@ -228,6 +321,8 @@ def _parse_value(hint: Any, value: object, key: str) -> Any:
     if hint is Path:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{key} must be a path string, got {value!r}")
+        if "\0" in value:
+            raise ConfigError(f"{key} must not contain a NUL character, got {value!r}")
         return Path(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

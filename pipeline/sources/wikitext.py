@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document
@@ -34,6 +35,10 @@ def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderRe
 
     path = check_local_path(SOURCE, config)
     files = [path] if path.is_file() else sorted([*path.rglob("wiki.*.raw"), *path.rglob("*.parquet")])
+    for file in files:
+        if not file.is_file():
+            # Opening a FIFO would wait forever for a writer.
+            raise SourceError(f"source {SOURCE}: {file} is not a regular file; remove it from {path}")
     if not files:
         raise SourceError(f"source {SOURCE}: no wiki.*.raw or *.parquet files under {path}; fix sources.{SOURCE}.path")
     for file in files:
@@ -50,23 +55,75 @@ def _part_name(file: Path) -> str:
 
 
 def _raw_lines(file: Path) -> Iterator[str]:
+    with file.open("rb") as handle:
+        start = handle.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        raise SourceError(
+            f"source {SOURCE}: {file} is UTF-16 (it starts with a UTF-16 byte order mark); "
+            f"convert it to UTF-8, for example with `iconv -f UTF-16 -t UTF-8`"
+        )
     try:
-        # newline=None accepts LF, CRLF and CR line endings.
-        with file.open(encoding="utf-8", newline=None) as handle:
+        # newline=None accepts LF, CRLF and CR line endings; utf-8-sig drops a UTF-8 byte order mark.
+        with file.open(encoding="utf-8-sig", newline=None) as handle:
             yield from handle
     except UnicodeDecodeError as error:
-        raise SourceError(f"source {SOURCE}: {file} is not valid UTF-8 ({error}); re-download the file") from None
+        line = _line_of_invalid_utf8(file)
+        raise SourceError(
+            f"source {SOURCE}: {file} is not valid UTF-8 at line {line} ({error.reason}); re-download the file"
+        ) from None
+
+
+def _line_of_invalid_utf8(file: Path) -> int:
+    """Return the number of the first line that is not valid UTF-8 (0 when every line is valid)."""
+    with file.open("rb") as handle:
+        for number, raw_line in enumerate(handle, start=1):
+            try:
+                raw_line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0
 
 
 def _parquet_lines(file: Path) -> Iterator[str]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(file)
     if "text" not in parquet.schema_arrow.names:
         raise SourceError(f"source {SOURCE}: {file} has no 'text' column; expected the Hugging Face WikiText layout")
+    text_type = parquet.schema_arrow.field("text").type
+    if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+        raise SourceError(
+            f"source {SOURCE}: {file} has a 'text' column of type {text_type}, expected string; "
+            "expected the Hugging Face WikiText layout"
+        )
+    row = 0
     for batch in parquet.iter_batches(columns=["text"], batch_size=8192):
-        for line in batch.column(0).to_pylist():
+        column = batch.column(0)
+        try:
+            # Arrow does not validate UTF-8 when reading a file, so a corrupt string shows up here.
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            raise SourceError(
+                f"source {SOURCE}: {file} has invalid UTF-8 in column 'text' at row {row + _first_invalid(column)} "
+                "(such as an encoded lone surrogate); re-download the file"
+            ) from None
+        for line in column.to_pylist():
             yield from (line or "").splitlines() or [""]
+        row += len(column)
+
+
+def _first_invalid(column: Any) -> int:
+    """Return the index of the first value of a string array that is not valid UTF-8."""
+    import pyarrow as pa
+
+    binary = pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()
+    for index, value in enumerate(column.view(binary).to_pylist()):
+        try:
+            (value or b"").decode("utf-8")
+        except UnicodeDecodeError:
+            return index
+    return 0
 
 
 def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | ReaderReject]:
@@ -89,7 +146,11 @@ def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | Reader
 
 def heading_level(line: str) -> int:
     """Return the heading level of a WikiText line: 1 for `` = T = ``, 2 for `` = = S = = ``, else 0."""
-    parts = line.strip().split(" ")
+    stripped = line.strip()
+    # A cheap test first: splitting a long paragraph into words would cost time and memory.
+    if not (stripped.startswith("= ") and stripped.endswith(" =")):
+        return 0
+    parts = stripped.split(" ")
     opening = 0
     while opening < len(parts) and parts[opening] == "=":
         opening += 1
