@@ -83,8 +83,11 @@ class Inputs:
         """Return one line naming the corpus and its size."""
         copies = f" ({self.repeat} copies of each document)" if self.repeat > 1 else ""
         tokens = f", {self.tokens:,} tokens" if self.tokens else ""
+        config = self.config_path
+        if config.is_relative_to(Path.cwd()):
+            config = config.relative_to(Path.cwd())
         return (
-            f"{', '.join(self.sources)} from {self.config_path}: {self.documents:,} documents{copies}, "
+            f"{', '.join(self.sources)} from {config}: {self.documents:,} documents{copies}, "
             f"{self.text_bytes / 1e6:.1f} MB of UTF-8 text{tokens}; vocabulary {self.vocab_size:,}"
         )
 
