@@ -48,6 +48,8 @@ logger = logging.getLogger("bench")
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = Path("bench/livedoor.yaml")
 STAGE_BENCHES = ("bench_corpus", "bench_segment", "bench_tokenizer", "bench_shards", "bench_loader", "bench_jawiki")
+OWN_CONTENDERS = ("bare encode_batch", "pipeline shards", "bare memmap slice", "pipeline ShardDataset")
+"""Rows whose failure or skip makes the run exit with status 1, unlike a peer that is not installed."""
 SHARDS_TARGET = 0.9
 LOADER_TARGET = 0.5
 FULL_REPEAT = 20
@@ -249,9 +251,14 @@ def target_lines(tokenize_ratios: dict[str, Summary], load_ratios: dict[str, Sum
     return lines
 
 
-def run_stage_benches(*, timeout: float) -> str:
-    """Run each ``bench/bench_<stage>.py`` that exists and return their reports, or why not."""
+def run_stage_benches(*, timeout: float) -> tuple[str, list[str]]:
+    """Run each ``bench/bench_<stage>.py`` that exists.
+
+    Returns:
+        The Markdown of every report (or why there is none), and the modules that failed.
+    """
     sections = []
+    failed = []
     for module in STAGE_BENCHES:
         if importlib.util.find_spec(f"bench.{module}") is None:
             sections.append(f"### bench/{module}.py\n\nskipped: bench/{module}.py is not present in this checkout.")
@@ -266,9 +273,10 @@ def run_stage_benches(*, timeout: float) -> str:
             reason = f"timed out after {timeout:.0f} s" if outcome.timed_out else f"exit status {outcome.returncode}"
             tail = "\n".join(outcome.stderr.strip().splitlines()[-15:])
             sections.append(f"### bench/{module}.py\n\nfailed: {reason}\n\n```\n{tail}\n```")
+            failed.append(module)
             continue
         sections.append(f"### bench/{module}.py ({outcome.wall_seconds:.0f} s)\n\n{outcome.stdout.strip()}")
-    return "\n\n".join(sections)
+    return "\n\n".join(sections), failed
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -326,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     load_at_start = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     sections = ["## Side by side", f"Command: `{command.strip()}`"]
+    tokenize: dict[str, Runs] = {}
+    load: dict[str, Runs] = {}
     tokenize_ratios: dict[str, Summary] = {}
     load_ratios: dict[str, Summary] = {}
     if "tokenize" in parts:
@@ -349,12 +359,20 @@ def main(argv: list[str] | None = None) -> int:
             f"Medians of {arguments.runs} alternating runs (min-max).",
             table,
         ]
+    broken = [
+        f"{name}: {record.note()}"
+        for measured in (tokenize, load)
+        for name, record in measured.items()
+        if name in OWN_CONTENDERS and (record.failed or record.skipped)
+    ]
     targets = target_lines(tokenize_ratios, load_ratios)
     if targets:
         caveat = ["- quick mode: these ratios check the harness and are no measurement"] if quick else []
         sections += ["### Targets", "\n".join([*targets, *caveat])]
     if "stages" in parts:
-        sections += ["### Pipeline stages", run_stage_benches(timeout=timeout)]
+        stages, failed_stages = run_stage_benches(timeout=timeout)
+        sections += ["### Pipeline stages", stages]
+        broken += [f"bench/{module}.py failed" for module in failed_stages]
 
     # The header goes after the command and reads the load average when measuring has finished.
     header = environment_header(inputs.describe()) + f"\n- load average when measuring started: {load_at_start}"
@@ -364,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments.output.write_text(report, encoding="utf-8")
     print(report)
     logger.info("report written to %s", arguments.output)
+    if broken:
+        logger.error("measurements of this pipeline or its references failed: %s", "; ".join(broken))
+        return 1
     return 0
 
 
