@@ -58,8 +58,8 @@ the 7,367 articles of the whole Livedoor corpus, so that fixed start-up costs we
 would there."""
 QUICK_LIMIT = 90
 MIN_BATCHES = 50
-"""Below this many batches per epoch, the batches that the workers prefetch while the first
-one is made are a large part of the epoch, so the rate after the first batch is too high."""
+"""Below this many batches per epoch, the rate after the first batch is not a steady rate: the
+batches that ``DataLoader`` workers prefetch while the first one is made are a large part of it."""
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 
@@ -206,7 +206,7 @@ def load_table(measured: dict[str, Runs]) -> tuple[str, dict[str, Summary]]:
         first = record.results[0]
         note = record.note()
         if first["batches"] < MIN_BATCHES:
-            note = f"only {int(first['batches'])} batches: the rate counts prefetched batches"
+            note = f"only {int(first['batches'])} batches: too few for a steady rate"
         rows.append(
             [
                 name,
