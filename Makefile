@@ -36,7 +36,7 @@ BENCH_CONFIG ?= bench/livedoor.yaml
 BENCH_ARGS ?=
 
 $(BENCH_VENV)/.installed: pyproject.toml
-	python3.11 -m venv $(BENCH_VENV)
+	python3.11 -m venv $(BENCH_VENV) 2>/dev/null || python3 -m venv $(BENCH_VENV)
 	$(BENCH_PYTHON) -m pip install --quiet --upgrade pip
 	$(BENCH_PYTHON) -m pip install --quiet -e '.[dev,bench]' 'torch==2.13.0'
 	touch $@
