@@ -6,7 +6,7 @@ Conventions that keep the numbers of different benchmarks comparable:
   from the repository root and prints Markdown (a heading, a :func:`environment_header` and one
   or more :func:`markdown_table`) to standard output. ``python -m bench.run`` runs every such
   module after the side-by-side tables and reports the ones that are missing.
-- ``BENCH_QUICK=1`` in the environment (see :func:`quick_mode`) asks for CI-sized data, so that
+- ``BENCH_QUICK=1`` in the environment (see :func:`quick_mode`) requests CI-sized data, so that
   all benchmarks together finish in a few minutes.
 - Results are ratios against a baseline measured in the same run. Contenders run alternately,
   in the order :func:`alternating_order` gives, at least three times each, and tables show the
@@ -37,7 +37,7 @@ MIB = 1 << 20
 
 
 def quick_mode() -> bool:
-    """Return whether ``BENCH_QUICK`` asks for CI-sized data (any value but empty, ``0`` or ``false``)."""
+    """Return whether ``BENCH_QUICK`` requests CI-sized data (any value but empty, ``0``, ``false`` or ``no``)."""
     return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 

@@ -37,7 +37,7 @@ SEQUENCE_LENGTH = 512
 
 @dataclass(frozen=True, kw_only=True)
 class Inputs:
-    """What every contender receives.
+    """Inputs shared by every contender.
 
     Args:
         workdir: Work folder of this benchmark run.
@@ -73,7 +73,7 @@ class Inputs:
     def pipeline_config(self, outputs_dir: Path) -> Config:
         """Return the benchmark config reading the measured documents and writing to ``outputs_dir``.
 
-        The shards stage writes rows of :data:`SEQUENCE_LENGTH` tokens whatever the config says.
+        The shards stage writes rows of :data:`SEQUENCE_LENGTH` tokens, whatever ``max_len`` the config sets.
         """
         base = load_config(self.config_path)
         shards = dataclasses.replace(base.shards, max_len=SEQUENCE_LENGTH)

@@ -3,7 +3,7 @@
 ``KIND`` is ``tokenize`` or ``load``, ``NAME`` a contender label from
 :mod:`bench.tokenize_contenders` or :mod:`bench.load_contenders`, ``WORKDIR`` the folder holding
 ``inputs.json``, ``RUN_DIR`` an empty folder for the contender's output or caches, and
-``RESULT`` the JSON file this process writes. The result holds the timings, or ``skipped``
+``RESULT`` the JSON file this process writes. The result contains the timings, or ``skipped``
 with the ``ImportError`` message when a peer is not installed. Any other error exits with
 status 1 and a traceback on standard error.
 """
