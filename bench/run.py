@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     targets = target_lines(tokenize_ratios, load_ratios)
     if targets:
-        caveat = ["- quick mode: these ratios check the harness and are no measurement"] if quick else []
+        caveat = ["- quick mode: these ratios only check that the harness runs"] if quick else []
         sections += ["### Targets", "\n".join([*targets, *caveat])]
     if "stages" in parts:
         stages, failed_stages = run_stage_benches(timeout=timeout)
