@@ -3,7 +3,7 @@ CONFIG ?= configs/default.yaml
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: install corpus tokenizer shards all demo test lint
+.PHONY: install corpus tokenizer shards all demo test lint bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
@@ -26,3 +26,23 @@ lint: install
 	$(VENV)/bin/ruff check pipeline tests bench
 	$(VENV)/bin/ruff format --check pipeline tests bench
 	$(VENV)/bin/mypy
+
+# Side-by-side benchmarks in their own environment, so that the peers they compare against
+# (datatrove, megatron-core) never enter the pipeline's. BENCH_ARGS passes more options,
+# such as BENCH_ARGS="--only load"; `python -m bench.run --help` lists them.
+BENCH_VENV ?= .venv-bench
+BENCH_PYTHON := $(BENCH_VENV)/bin/python
+BENCH_CONFIG ?= bench/livedoor.yaml
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(BENCH_VENV) 2>/dev/null || python3 -m venv $(BENCH_VENV)
+	$(BENCH_PYTHON) -m pip install --quiet --upgrade pip
+	$(BENCH_PYTHON) -m pip install --quiet -e '.[dev,bench]' 'torch==2.13.0'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_PYTHON) -m bench.run --config $(BENCH_CONFIG) $(BENCH_ARGS)
+
+bench-quick: $(BENCH_VENV)/.installed
+	BENCH_QUICK=1 $(BENCH_PYTHON) -m bench.run --config $(BENCH_CONFIG) $(BENCH_ARGS)
