@@ -72,9 +72,9 @@ class SegmentConfig:
     Args:
         mecab: Segment every document with MeCab (``fugashi`` and ``unidic-lite``).
             Default: False.
-        max_chunk_characters: Longest piece of text handed to MeCab in one call, in characters.
-            A longer text is cut before a line break, after a sentence end or before a space,
-            and only where none of those occurs, at this length. Default: 20000.
+        max_chunk_characters: Maximum text length handed to MeCab in one call, in characters.
+            A longer text goes to MeCab in overlapping windows of this length, which bounds
+            MeCab's memory. Default: 20000.
     """
 
     mecab: bool = False

@@ -4,8 +4,8 @@ MeCab (through ``fugashi`` with the ``unidic-lite`` dictionary) splits Japanese 
 morphemes and skips the spaces, tabs and line breaks between them. Here every character is
 kept: the ends are character offsets ``e1 < e2 < ... < len(text)`` such that the pieces
 ``text[0:e1], text[e1:e2], ...`` join back to the text exactly. Each piece is one morpheme
-with the whitespace that precedes it, so ``" world"`` and ``"\\n見出し"`` are pieces;
-whitespace after the last morpheme forms a piece of its own.
+with the whitespace that precedes it, so ``" world"`` and ``"\\n見出し"`` are pieces.
+Whitespace after the last morpheme forms a piece of its own.
 
 Two rules make a boundary differ from MeCab's output on the whole text:
 
@@ -53,7 +53,7 @@ class MorphemeSegmenter:
     """A reusable MeCab tagger that returns morpheme ends as character offsets.
 
     Args:
-        max_chunk_characters: Longest text handed to MeCab in one call, in characters.
+        max_chunk_characters: Maximum text length handed to MeCab in one call, in characters.
             Default: 20000.
     """
 

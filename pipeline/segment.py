@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 TASK_DOCUMENTS = 256
 TASK_CHARACTERS = 1_000_000
-"""A worker task holds at most this many documents and, unless one document is longer,
+"""A worker task contains at most this many documents and, unless one document is longer,
 about this many characters."""
 
 
@@ -42,13 +42,13 @@ def segment_documents(
     """Yield each document with its ``morpheme_ends`` set, in input order.
 
     Documents go to worker processes in tasks of up to 256 documents and about a million
-    characters; each worker keeps one MeCab tagger for its lifetime. At most two tasks per
-    worker are in flight, so memory stays bounded on a corpus of any size. The output is the
-    same for any number of workers.
+    characters, and each worker keeps one MeCab tagger for its lifetime. At most two tasks
+    per worker are in flight, so memory stays bounded on a corpus of any size. The output is
+    the same for any number of workers.
 
     Args:
         documents: Cleaned documents, streamed.
-        max_chunk_characters: Longest text handed to MeCab in one call, in characters.
+        max_chunk_characters: Maximum text length handed to MeCab in one call, in characters.
             Default: 20000.
         workers: Worker processes; 0 means one per usable core and 1 segments in this
             process. Default: 0.

@@ -1,10 +1,10 @@
 """Encoding text the way the shards stage does, with or without MeCab morpheme boundaries.
 
 A tokenizer trained with MeCab segmentation never learned a merge across a morpheme
-boundary, and :func:`encode` keeps it that way: it cuts each text into pieces at its
-morpheme ends (one morpheme with the whitespace before it, see :mod:`pipeline.segment`) and
-encodes every piece on its own. ``tokenizer.json`` does not know about MeCab, so the
-settings it was trained with are stored beside it in ``pipeline_tokenizer.json``, which
+boundary, and :func:`encode` keeps it that way. It cuts each text into pieces at its
+morpheme ends (one morpheme with the whitespace before it, see :mod:`pipeline.morphemes`)
+and encodes every piece on its own. ``tokenizer.json`` does not record MeCab use, so the
+settings of the training run are stored beside it in ``pipeline_tokenizer.json``, which
 :func:`load_tokenizer` reads.
 """
 
@@ -31,7 +31,7 @@ _SETTINGS_ATTRIBUTE = "pipeline_settings"
 
 @dataclass(frozen=True, kw_only=True)
 class TokenizerSettings:
-    """How the pipeline uses a tokenizer, stored in ``pipeline_tokenizer.json``.
+    """Pipeline settings of a trained tokenizer, stored in ``pipeline_tokenizer.json``.
 
     Args:
         backend: Training backend (``hf_bpe``, ``sentencepiece_bpe``, ``sentencepiece_unigram``).

@@ -3,9 +3,9 @@
 Per source, on documents held out of training (see :mod:`pipeline.tokenizer.training_data`):
 
 - ``characters_per_token``: characters of the texts over their content tokens;
-- ``tokens_per_unit``: tokens per whitespace-separated word for English, per MeCab morpheme
-  for Japanese; a source counts as Japanese when at least a fifth of its non-space
-  characters are kana or CJK ideographs;
+- ``tokens_per_unit``: tokens per whitespace-separated word for English and per MeCab
+  morpheme for Japanese. A source counts as Japanese when kana and CJK ideographs make up
+  at least a fifth of its non-space characters;
 - ``unknown_rate``: share of tokens that are ``[UNK]``;
 - ``vocabulary_used``: share of the vocabulary that occurs in the encoded documents;
 - ``round_trip_rate``: share of documents whose decoded tokens equal ``NFKC(text)``.
@@ -41,7 +41,7 @@ def source_report(tokenizer: Tokenizer, batches: Iterable[tuple[list[str], list[
     """
     unk_id = special_token_id(tokenizer, "[UNK]")
     used: set[int] = set()
-    kept: list[tuple[str, list[int]]] = []
+    encoded: list[tuple[str, list[int]]] = []
     documents = characters = tokens = unknown = exact = japanese = visible = 0
     for texts, ends in batches:
         encodings = encode(tokenizer, texts, morpheme_ends=ends)
@@ -55,13 +55,13 @@ def source_report(tokenizer: Tokenizer, batches: Iterable[tuple[list[str], list[
             exact += tokenizer.decode(ids, skip_special_tokens=False) == unicodedata.normalize("NFKC", text)
             japanese += len(_JAPANESE.findall(text))
             visible += sum(not char.isspace() for char in text)
-            kept.append((text, text_ends))
+            encoded.append((text, text_ends))
 
     is_japanese = visible > 0 and japanese / visible >= _JAPANESE_SHARE
     if is_japanese:
-        units = sum(len(ends) if ends else len(_morpheme_ends(tokenizer, text)) for text, ends in kept)
+        units = sum(len(ends) if ends else len(_morpheme_ends(tokenizer, text)) for text, ends in encoded)
     else:
-        units = sum(len(text.split()) for text, _ in kept)
+        units = sum(len(text.split()) for text, _ in encoded)
     return {
         "documents": documents,
         "characters": characters,

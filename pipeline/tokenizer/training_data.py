@@ -6,12 +6,13 @@ for each document, from hashes of its id alone, so the choice is the same on eve
 - held out: ``blake2b("holdout:" + id)`` maps to a number in [0, 1); below
   ``holdout_fraction`` the document is kept for the quality report and never trained on;
 - sampled: under a ``max_characters`` cap each source gets a share of the cap in proportion
-  to its weight (a source smaller than its share keeps all of its text and leaves the rest to
-  the others), and takes documents in the order of ``blake2b("sample:" + id)`` until its
-  share is full. The total never exceeds the cap.
+  to its weight. A source smaller than its share keeps all of its text and leaves the rest
+  to the others. Each source takes documents in the order of ``blake2b("sample:" + id)``
+  until its share is full, skipping a document that would overflow it, so the total never
+  exceeds the cap.
 
-The second pass streams only the chosen rows, so memory stays bounded by one Parquet batch
-plus one number per document of the first pass.
+Both passes read one Parquet batch at a time. Between them the plan keeps five numbers per
+document, so memory does not grow with the length of the texts.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 logger = logging.getLogger(__name__)
 
 _HASH_SCALE = float(1 << 64)
+_SCAN_BATCH_ROWS = 10_000
 
 
 def unit_hash(salt: str, document_id: str) -> float:
@@ -115,9 +117,9 @@ def plan_training(
 
         candidates = np.flatnonzero(mask)
         order = candidates[np.argsort(scan.sample[candidates], kind="stable")]
-        taken = _fill(order, scan.length, budgets[source])
-        plan.training_rows = _rows_per_file(scan, taken, len(files))
-        plan.training_characters = int(scan.length[taken].sum())
+        selected = _fill(order, scan.length, budgets[source])
+        plan.training_rows = _rows_per_file(scan, selected, len(files))
+        plan.training_characters = int(scan.length[selected].sum())
 
         held_out = np.flatnonzero(~mask)
         plan.held_out = len(held_out)
@@ -130,14 +132,15 @@ def plan_training(
 def _scan(files: list[Path]) -> _Scan:
     file_indices, rows, lengths, samples, holdouts = [], [], [], [], []
     for file_index, file in enumerate(files):
-        table = pq.read_table(file, columns=["id", "text"])
-        ids = table.column("id").to_pylist()
-        lengths.append(pc.utf8_length(table.column("text")).to_numpy(zero_copy_only=False).astype(np.int64))
-        samples.append(np.fromiter((unit_hash("sample", i) for i in ids), dtype=np.float64, count=len(ids)))
-        holdouts.append(np.fromiter((unit_hash("holdout", i) for i in ids), dtype=np.float64, count=len(ids)))
-        file_indices.append(np.full(len(ids), file_index, dtype=np.int32))
-        rows.append(np.arange(len(ids), dtype=np.int64))
-        del table
+        first_row = 0
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=_SCAN_BATCH_ROWS, columns=["id", "text"]):
+            ids = batch.column(0).to_pylist()
+            lengths.append(pc.utf8_length(batch.column(1)).to_numpy(zero_copy_only=False).astype(np.int64))
+            samples.append(np.fromiter((unit_hash("sample", i) for i in ids), dtype=np.float64, count=len(ids)))
+            holdouts.append(np.fromiter((unit_hash("holdout", i) for i in ids), dtype=np.float64, count=len(ids)))
+            file_indices.append(np.full(len(ids), file_index, dtype=np.int32))
+            rows.append(np.arange(first_row, first_row + len(ids), dtype=np.int64))
+            first_row += len(ids)
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
@@ -179,13 +182,13 @@ def _fill(order: np.ndarray, lengths: np.ndarray, budget: float) -> np.ndarray:
     # document does not end the sample early.
     if lengths[order].sum() <= budget:
         return order
-    taken = []
+    selected = []
     used = 0
     for index, length in zip(order.tolist(), lengths[order].tolist(), strict=True):
         if used + length <= budget:
-            taken.append(index)
+            selected.append(index)
             used += length
-    return np.asarray(taken, dtype=np.int64)
+    return np.asarray(selected, dtype=np.int64)
 
 
 def _rows_per_file(scan: _Scan, chosen: np.ndarray, file_count: int) -> list[np.ndarray]:

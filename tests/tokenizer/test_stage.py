@@ -205,3 +205,19 @@ def test_missing_corpus_says_how(make_config) -> None:
 
     with pytest.raises(FileNotFoundError, match="make corpus"):
         run(config)
+
+
+def test_transformers_split_words_match_encode(mecab_run: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    from pipeline.morphemes import MorphemeSegmenter
+
+    text = "今日は　いい天気ですね。\n  Hello world 😀"
+    hf_tokenizer = AutoTokenizer.from_pretrained(str(mecab_run.tokenizer_dir))
+    (encoding,) = encode(load_tokenizer(mecab_run.tokenizer_dir / TOKENIZER_FILE), [text])
+
+    words = MorphemeSegmenter().split(text)
+    ids = hf_tokenizer(words, is_split_into_words=True, add_special_tokens=False)["input_ids"]
+
+    assert ids == encoding.ids
