@@ -99,24 +99,39 @@ class MorphemeSegmenter:
 
             first = 0
             if pending:
-                shared = set(pending)
-                sync = next((index for index in range(1, len(nodes)) if nodes[index] in shared), None)
-                if sync is None:
-                    self.unsynchronized_windows += 1
-                    committed.extend(node_end for _, node_end, _ in pending)
-                    committed.append(previous_end)
-                    first = next((index for index, node in enumerate(nodes) if node[0] >= previous_end), len(nodes))
-                else:
-                    sync_end = nodes[sync][1]
-                    committed.extend(node_end for _, node_end, _ in pending if node_end <= sync_end)
-                    first = sync + 1
+                kept, first = self._switch_windows(pending, nodes, previous_end)
+                committed.extend(kept)
 
             rest = nodes[first:]
             committed.extend(node_end for _, node_end, _ in rest if node_end <= next_start)
             pending = [node for node in rest if node[1] > next_start]
             previous_end = end
 
-        return [end for index, end in enumerate(committed) if index == 0 or end > committed[index - 1]]
+        increasing: list[int] = []
+        for end in committed:
+            if not increasing or end > increasing[-1]:
+                increasing.append(end)
+        return increasing
+
+    def _switch_windows(self, pending: list[_Node], nodes: list[_Node], previous_end: int) -> tuple[list[int], int]:
+        """Return the ends of the previous window to keep and the first node of the next window to use.
+
+        The switch happens at the first morpheme both windows found, skipping the next window's
+        first morpheme, which MeCab chose without the text before it.
+        """
+        shared = set(pending)
+        for index in range(1, len(nodes)):
+            if nodes[index][1] > previous_end:
+                break
+            if nodes[index] in shared:
+                switch_end = nodes[index][1]
+                return [end for _, end, _ in pending if end <= switch_end], index + 1
+
+        # NOTE: without a shared morpheme the window end becomes a boundary that MeCab on the
+        # whole text might not have made; long runs of one character class can cause this.
+        self.unsynchronized_windows += 1
+        first = next((index for index, node in enumerate(nodes) if node[0] >= previous_end), len(nodes))
+        return [*(end for _, end, _ in pending), previous_end], first
 
     def _nodes(self, text: str, start: int, end: int, *, identify_until: int, identify_after: int) -> list[_Node]:
         # MeCab reads a C string, so a NUL would end the input early; a space has the same

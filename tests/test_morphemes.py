@@ -205,3 +205,16 @@ def test_windows_overlap_by_an_eighth() -> None:
 
     assert all(start == previous_end - 50 for (_, previous_end), (start, _) in itertools.pairwise(windows))
     assert windows[-1][1] == len(text)
+
+
+def test_windows_without_shared_morpheme() -> None:
+    # One run of Latin letters is a single MeCab morpheme per window, so overlaps share none.
+    text = "x" * 450
+    segmenter = MorphemeSegmenter(max_chunk_characters=100)
+
+    ends = segmenter.morpheme_ends(text)
+
+    assert segmenter.unsynchronized_windows > 0
+    assert list(ends) == sorted(set(ends))
+    assert ends[-1] == len(text)
+    assert "".join(split_at(text, ends)) == text

@@ -174,6 +174,21 @@ def test_sentencepiece_backend(corpus_config, backend: str, monkeypatch: pytest.
     assert (shards.run(config) / "shard-00000.arrow").exists()
 
 
+def test_sentencepiece_with_mecab(corpus_config) -> None:
+    config = corpus_config(
+        segment={"mecab": True},
+        tokenizer={"backend": "sentencepiece_unigram", "vocab_size": 4000, "max_characters": 300_000},
+    )
+    tokenizer = load_tokenizer(run(config))
+    report = json.loads((config.tokenizer_dir / "report.json").read_text(encoding="utf-8"))
+    text = "今日は　いい天気ですね。\n  Hello world"
+    (encoding,) = encode(tokenizer, [text])
+
+    assert tokenizer_settings(tokenizer).mecab
+    assert tokenizer.decode(encoding.ids) == unicodedata.normalize("NFKC", text)
+    assert all(row["round_trip_rate"] == 1.0 for row in report["sources"].values())
+
+
 def test_sentencepiece_matches_model_on_sample(corpus_config, livedoor_texts: list[str]) -> None:
     import sentencepiece
 
