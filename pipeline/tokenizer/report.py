@@ -30,6 +30,7 @@ from pipeline.tokenizer.model import special_token_id
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
 _JAPANESE_SHARE = 0.2
+_RATIOS = ("characters_per_token", "tokens_per_unit", "unknown_rate", "vocabulary_used", "round_trip_rate")
 
 
 def source_report(tokenizer: Tokenizer, batches: Iterable[tuple[list[str], list[list[int]]]]) -> dict[str, object]:
@@ -56,6 +57,10 @@ def source_report(tokenizer: Tokenizer, batches: Iterable[tuple[list[str], list[
             japanese += len(_JAPANESE.findall(text))
             visible += sum(not char.isspace() for char in text)
             encoded.append((text, text_ends))
+
+    if not documents:
+        empty: dict[str, object] = {"documents": 0, "characters": 0, "tokens": 0, "language": None, "unit": None}
+        return empty | dict.fromkeys(_RATIOS)
 
     is_japanese = visible > 0 and japanese / visible >= _JAPANESE_SHARE
     if is_japanese:
@@ -92,7 +97,7 @@ def format_table(report: dict[str, object]) -> str:
     sources = report["sources"]
     assert isinstance(sources, dict)
     for name, row in sources.items():
-        per_unit = f"{_format(row['tokens_per_unit'], '.3f')}/{row['unit']}"
+        per_unit = f"{_format(row['tokens_per_unit'], '.3f')}/{row['unit']}" if row["unit"] else "-"
         lines.append(
             f"{name:<12} {row['documents']:>6} {_format(row['characters_per_token'], '.3f'):>11} {per_unit:>16} "
             f"{_format(row['unknown_rate'], '.2%'):>8} {_format(row['vocabulary_used'], '.1%'):>7} "

@@ -117,6 +117,12 @@ def run(config: Config) -> Path:
         "selection": {plan.source: plan.as_dict() for plan in plans},
     }
     (config.tokenizer_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    for plan in plans:
+        if not sum(len(rows) for rows in plan.report_rows):
+            logger.warning(
+                "%s: no held-out documents, so the report has no figures for it; raise tokenizer.holdout_fraction",
+                plan.source,
+            )
     logger.info("tokenizer quality on held-out documents:\n%s", format_table(report))
     return path
 

@@ -236,3 +236,22 @@ def test_transformers_split_words_match_encode(mecab_run: Config, monkeypatch: p
     ids = hf_tokenizer(words, is_split_into_words=True, add_special_tokens=False)["input_ids"]
 
     assert ids == encoding.ids
+
+
+def test_report_without_held_out_documents(make_config, caplog: pytest.LogCaptureFixture) -> None:
+    from pipeline import corpus
+    from tests.conftest import DEMO
+
+    config = make_config(
+        {"livedoor": {"path": str(DEMO / "livedoor")}},
+        tokenizer={"vocab_size": 600, "min_frequency": 1, "holdout_fraction": 0.0},
+    )
+    corpus.run(config)
+
+    run(config)
+
+    row = json.loads((config.tokenizer_dir / "report.json").read_text(encoding="utf-8"))["sources"]["livedoor"]
+    assert row["documents"] == 0
+    assert row["characters_per_token"] is None
+    assert row["unit"] is None
+    assert "livedoor: no held-out documents" in caplog.text
