@@ -176,8 +176,9 @@ def encode_pieces(tokenizer: Tokenizer, pieces_per_text: Sequence[Sequence[str]]
 
     Identical pieces are encoded once per call. The offsets of a joined encoding are
     character offsets into the concatenated pieces. ``encode_batch(..., is_pretokenized=True)``
-    gives the same ids, but offsets relative to each piece, and took 1.7 times as long on the
-    360 Livedoor sample articles (0.52 s against 0.31 s; encoding whole texts took 0.21 s).
+    gives the same ids but offsets relative to each piece. It was also slower: 0.52 s against
+    0.31 s on the 360 Livedoor sample articles (whole texts: 0.21 s), measured once on a
+    shared 2-core machine.
     """
     unique = list(dict.fromkeys(piece for pieces in pieces_per_text for piece in pieces))
     by_piece = dict(zip(unique, tokenizer.encode_batch(unique, add_special_tokens=False), strict=True))
