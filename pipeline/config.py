@@ -75,19 +75,71 @@ class CleanConfig:
 
 
 @dataclass(kw_only=True)
-class TokenizerConfig:
-    """Byte-level BPE training.
+class SegmentConfig:
+    """MeCab morpheme segmentation, run by the corpus stage after the cleaning filters.
+
+    Segmentation records morpheme boundaries in ``Document.morpheme_ends`` and never changes
+    the text. When it is on, the tokenizer stage also keeps every BPE merge inside a morpheme.
 
     Args:
-        vocab_size: Vocabulary size, special tokens and the 256 byte symbols included.
+        mecab: Segment every document with MeCab (``fugashi`` and ``unidic-lite``).
+            Default: False.
+        max_chunk_characters: Maximum text length handed to MeCab in one call, in characters.
+            A longer text goes to MeCab in overlapping windows of this length, which bounds
+            MeCab's memory. Default: 20000.
+    """
+
+    mecab: bool = False
+    max_chunk_characters: int = 20000
+
+
+@dataclass(kw_only=True)
+class TokenizerConfig:
+    """Tokenizer training and its quality report.
+
+    Args:
+        backend: ``hf_bpe`` (Hugging Face ``tokenizers`` BPE), ``sentencepiece_bpe`` or
+            ``sentencepiece_unigram`` (trained by ``sentencepiece``, then converted to
+            ``tokenizer.json``). Default: ``hf_bpe``.
+        vocab_size: Vocabulary size, special, user-defined and byte tokens included.
             Default: 20000.
-        min_frequency: Minimum count of a pair for it to be merged. Default: 2.
+        min_frequency: Minimum count of a pair for it to be merged (``hf_bpe`` only). Default: 2.
+        pre_tokenizer: ``byte_level`` (GPT-2 style bytes) or ``metaspace`` (spaces become
+            ``▁``, unseen characters fall back to byte tokens). Default: ``byte_level`` for
+            ``hf_bpe`` and ``metaspace`` for the SentencePiece backends, which support only it.
+        extra_special_tokens: Special tokens added after ``[PAD] [UNK] [CLS] [MASK] [SEP]``,
+            with ids from 5 in this order. Default: none.
+        user_tokens: Tokens that always stay whole and decode as text, such as markup.
+            Default: none.
+        max_characters: Cap on the characters used for training, sampled deterministically
+            from every source by document id. Default: ``None`` (all documents).
+        source_weights: Relative share of ``max_characters`` per source. A source without an
+            entry has weight 1.0. Default: equal weights.
+        holdout_fraction: Share of documents, chosen by a hash of their id, kept out of
+            training for the quality report. Default: 0.05.
+        report_documents: Held-out documents per source that the quality report encodes.
+            Default: 1000.
         batch_size: Documents per batch handed to the trainer. Default: 1000.
     """
 
+    backend: Literal["hf_bpe", "sentencepiece_bpe", "sentencepiece_unigram"] = "hf_bpe"
     vocab_size: int = 20000
     min_frequency: int = 2
+    pre_tokenizer: Literal["byte_level", "metaspace"] | None = None
+    extra_special_tokens: list[str] = field(default_factory=list)
+    user_tokens: list[str] = field(default_factory=list)
+    max_characters: int | None = None
+    source_weights: dict[str, float] = field(default_factory=dict)
+    holdout_fraction: float = 0.05
+    report_documents: int = 1000
     batch_size: int = 1000
+
+    @property
+    def resolved_pre_tokenizer(self) -> Literal["byte_level", "metaspace"]:
+        """The pre-tokenizer in use: the configured one, or the backend's default."""
+        if self.pre_tokenizer is not None:
+            return self.pre_tokenizer
+        return "byte_level" if self.backend == "hf_bpe" else "metaspace"
 
 
 @dataclass(kw_only=True)
@@ -120,6 +172,7 @@ class Config:
         workers: Worker processes for parallel steps; 0 means one per CPU core. Default: 0.
         sources: Corpora to read, keyed by source name (``livedoor``, ``wikitext``, ``jawiki``).
         clean: Cleaning filters.
+        segment: MeCab morpheme segmentation.
         tokenizer: Tokenizer training settings.
         shards: Shard writing settings.
     """
@@ -129,6 +182,7 @@ class Config:
     workers: int = 0
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     clean: CleanConfig = field(default_factory=CleanConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
 
@@ -228,11 +282,8 @@ def _check_values(config: Config, origin: str) -> None:
         raise ConfigError(
             f"{origin}: shards.max_len must be at least 3 ([CLS], one token, [SEP]), got {config.shards.max_len}"
         )
-    if config.tokenizer.vocab_size < len(SPECIAL_TOKENS) + 256:
-        raise ConfigError(
-            f"{origin}: tokenizer.vocab_size must be at least {len(SPECIAL_TOKENS) + 256} "
-            f"(the special tokens and the 256 byte symbols), got {config.tokenizer.vocab_size}"
-        )
+    _check_segment(config.segment, origin)
+    _check_tokenizer(config, origin)
     for key in ("batch_size", "rows_per_shard"):
         if getattr(config.shards, key) < 1:
             raise ConfigError(f"{origin}: shards.{key} must be at least 1, got {getattr(config.shards, key)}")
@@ -274,6 +325,59 @@ def check_source_paths(config: Config) -> None:
                 f"sources.{name}.path: {source.path} does not exist (relative paths start at {Path.cwd()}); "
                 "fix the path, or remove the key to download the corpus"
             )
+
+
+def _check_segment(segment: SegmentConfig, origin: str) -> None:
+    if segment.max_chunk_characters < 100:
+        raise ConfigError(
+            f"{origin}: segment.max_chunk_characters must be at least 100, got {segment.max_chunk_characters}"
+        )
+
+
+def _check_tokenizer(config: Config, origin: str) -> None:
+    settings = config.tokenizer
+    if settings.backend != "hf_bpe" and settings.resolved_pre_tokenizer != "metaspace":
+        raise ConfigError(
+            f"{origin}: tokenizer.pre_tokenizer {settings.pre_tokenizer!r} is not supported by backend "
+            f"{settings.backend}; supported values: metaspace"
+        )
+
+    added = [*SPECIAL_TOKENS, *settings.extra_special_tokens, *settings.user_tokens]
+    for index, token in enumerate(added):
+        if not token:
+            raise ConfigError(
+                f"{origin}: tokenizer.extra_special_tokens and tokenizer.user_tokens must not contain an empty string"
+            )
+        if token in added[:index]:
+            raise ConfigError(f"{origin}: tokenizer token {token!r} is listed twice among special and user tokens")
+    # Every backend keeps 256 byte tokens: byte-level symbols or byte-fallback pieces.
+    minimum = len(added) + 256
+    if settings.vocab_size < minimum:
+        raise ConfigError(
+            f"{origin}: tokenizer.vocab_size must be at least {minimum} "
+            f"(the special and user tokens and the 256 byte tokens), got {settings.vocab_size}"
+        )
+    if settings.min_frequency < 1:
+        raise ConfigError(f"{origin}: tokenizer.min_frequency must be at least 1, got {settings.min_frequency}")
+    if settings.max_characters is not None and settings.max_characters < 1:
+        raise ConfigError(
+            f"{origin}: tokenizer.max_characters must be at least 1, or null for no cap, got {settings.max_characters}"
+        )
+    for name, weight in settings.source_weights.items():
+        if name not in config.sources:
+            raise ConfigError(
+                f"{origin}: tokenizer.source_weights.{name} names no configured source; "
+                f"configured sources: {', '.join(config.sources) or 'none'}"
+            )
+        if not weight > 0:
+            raise ConfigError(f"{origin}: tokenizer.source_weights.{name} must be greater than 0, got {weight}")
+    if not 0 <= settings.holdout_fraction < 1:
+        raise ConfigError(
+            f"{origin}: tokenizer.holdout_fraction must be at least 0 and below 1, got {settings.holdout_fraction}"
+        )
+    for key in ("report_documents", "batch_size"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{origin}: tokenizer.{key} must be at least 1, got {getattr(settings, key)}")
 
 
 def _parse_dataclass(cls: type, data: object, key: str) -> Any:

@@ -24,6 +24,7 @@ from pipeline.config import Config
 from pipeline.document import Document
 from pipeline.filters import build_filters
 from pipeline.parquet import documents_to_table
+from pipeline.segment import segment_documents
 from pipeline.sources import ReaderReject, get_reader
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,11 @@ def clean_source(name: str, config: Config) -> dict[str, object]:
     filters = build_filters(config.clean.filters)
     for document_filter in filters:
         documents = document_filter.run(documents, keep_reject)
+
+    if config.segment.mecab:
+        documents = segment_documents(
+            documents, max_chunk_characters=config.segment.max_chunk_characters, workers=config.workers
+        )
 
     kept = 0
     for document in tqdm(documents, desc=f"corpus {name}", unit=" docs"):

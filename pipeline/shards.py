@@ -226,7 +226,11 @@ def run(config: Config) -> Path:
     documents = 0
     with tqdm(total=documents_total, desc="shards", unit=" docs") as progress:
         for batch in iter_document_batches(files, batch_size=settings.batch_size):
-            encodings = encode(tokenizer, [document.text for document in batch])
+            encodings = encode(
+                tokenizer,
+                [document.text for document in batch],
+                morpheme_ends=[document.morpheme_ends for document in batch],
+            )
             record_batch, tokens = _rows_for_batch(windower, batch, encodings, schema)
             writer.write(record_batch, tokens)
             documents += len(batch)
