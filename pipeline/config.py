@@ -301,8 +301,6 @@ def _check_limits(config: Config, origin: str) -> None:
             f"{origin}: tokenizer.vocab_size must be at most {MAX_VOCAB_SIZE} (ids are stored as uint32), "
             f"got {config.tokenizer.vocab_size}"
         )
-    if config.tokenizer.min_frequency < 0:
-        raise ConfigError(f"{origin}: tokenizer.min_frequency must be 0 or more, got {config.tokenizer.min_frequency}")
     if config.tokenizer.batch_size < 1:
         raise ConfigError(f"{origin}: tokenizer.batch_size must be at least 1, got {config.tokenizer.batch_size}")
     for name, source in config.sources.items():

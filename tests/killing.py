@@ -37,8 +37,8 @@ from pipeline.lock import LOCK_FILE
 from pipeline.units import FAULT_ENVIRONMENT
 from tests.conftest import REPOSITORY
 
-VOLATILE_KEYS = frozenset({"seconds"})
-"""JSON keys whose values are timings, left out of :func:`snapshot`."""
+VOLATILE_KEYS = frozenset({"seconds", "peak_memory_bytes"})
+"""JSON keys whose values are timings or memory readings, left out of :func:`snapshot`."""
 
 
 @dataclass(frozen=True)

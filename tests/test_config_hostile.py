@@ -172,7 +172,7 @@ def test_vocab_below_specials_named(vocab_size: int) -> None:
 
     message = str(error.value)
     assert "tokenizer.vocab_size must be at least 261" in message
-    assert "the special tokens and the 256 byte symbols" in message
+    assert "the special and user tokens and the 256 byte tokens" in message
     assert f"got {vocab_size}" in message
 
 
@@ -188,7 +188,7 @@ def test_vocab_over_uint32_named() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ({"tokenizer": {"min_frequency": -1}}, "tokenizer.min_frequency must be 0 or more, got -1"),
+        ({"tokenizer": {"min_frequency": -1}}, "tokenizer.min_frequency must be at least 1, got -1"),
         ({"tokenizer": {"batch_size": 0}}, "tokenizer.batch_size must be at least 1, got 0"),
         ({"workers": -2}, "workers must be 0 (one per core) or more, got -2"),
         (

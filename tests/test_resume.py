@@ -142,7 +142,7 @@ def test_tokenizer_killed_resumes_identically(
             config,
             seed=seed,
             max_delay=0.2 * seconds,
-            trigger=lambda log: "training BPE" in log,
+            trigger=lambda log: "training hf_bpe" in log,
             environment=threads,
         )
         killed += outcome.killed and not (root / "outputs" / "tokenizer" / TOKENIZER_FILE).exists()
