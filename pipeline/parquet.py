@@ -40,7 +40,7 @@ DOCUMENT_SCHEMA = pa.schema(
 REJECT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("filter", pa.string())).append(pa.field("reason", pa.string()))
 
 
-def documents_to_table(documents: Sequence[Document], extra: dict[str, list[str]] | None = None) -> pa.Table:
+def documents_to_table(documents: Sequence[Document], extra: dict[str, list[object]] | None = None) -> pa.Table:
     """Convert documents to an Arrow table with :data:`DOCUMENT_SCHEMA` (plus ``extra`` columns)."""
     columns: dict[str, list[object]] = {
         "id": [document.id for document in documents],

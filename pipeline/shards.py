@@ -49,7 +49,7 @@ SENTENCE_END = frozenset("。！？.!?")
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
-    """Return the narrowest unsigned integer type that holds every token id."""
+    """Return the narrowest unsigned integer type that can store every token id."""
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
@@ -246,14 +246,20 @@ def run(config: Config) -> Path:
         "shards": writer.shards,
     }
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    logger.info("wrote %d rows (%d tokens) in %d shards to %s", manifest["rows"], manifest["tokens"], len(writer.shards), folder)
+    logger.info(
+        "wrote %d rows (%d tokens) in %d shards to %s", manifest["rows"], manifest["tokens"], len(writer.shards), folder
+    )
     return folder
 
 
 def _rows_for_batch(
     windower: Windower, documents: list[Document], encodings: list[Encoding], schema: pa.Schema
 ) -> tuple[pa.RecordBatch, int]:
-    id_parts, mask_parts, document_ids, sources, window_indices = [], [], [], [], []
+    id_parts: list[np.ndarray] = []
+    mask_parts: list[np.ndarray] = []
+    document_ids: list[str] = []
+    sources: list[str] = []
+    window_indices: list[int] = []
     for document, encoding in zip(documents, encodings, strict=True):
         input_ids, global_mask = windower.windows(document, encoding)
         rows = len(input_ids)

@@ -56,7 +56,9 @@ def special_token_id(tokenizer: Tokenizer, token: str) -> int:
     return token_id
 
 
-def train(texts: Iterator[Sequence[str]], *, vocab_size: int, min_frequency: int, length: int | None = None) -> Tokenizer:
+def train(
+    texts: Iterator[Sequence[str]], *, vocab_size: int, min_frequency: int, length: int | None = None
+) -> Tokenizer:
     """Train a tokenizer from batches of texts.
 
     Args:
@@ -83,11 +85,14 @@ def run(config: Config) -> Path:
     files = clean_files(config.clean_dir, config.sources)
     if not files:
         raise FileNotFoundError(
-            f"no cleaned documents under {config.clean_dir} for sources {', '.join(config.sources)}; run `make corpus` first"
+            f"no cleaned documents under {config.clean_dir} for sources {', '.join(config.sources)}; "
+            "run `make corpus` first"
         )
 
     documents = count_rows(files)
-    logger.info("training BPE (vocab_size=%d) on %d documents from %d files", config.tokenizer.vocab_size, documents, len(files))
+    logger.info(
+        "training BPE (vocab_size=%d) on %d documents from %d files", config.tokenizer.vocab_size, documents, len(files)
+    )
     tokenizer = train(
         iter_texts(files, batch_size=config.tokenizer.batch_size),
         vocab_size=config.tokenizer.vocab_size,
@@ -105,7 +110,7 @@ def run(config: Config) -> Path:
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
-    """Load a saved tokenizer, with an error that says how to create it."""
+    """Load a saved tokenizer; a missing file raises an error naming the command that creates it."""
     if not path.exists():
         raise FileNotFoundError(f"tokenizer {path} not found; run `make tokenizer` first")
     return Tokenizer.from_file(str(path))

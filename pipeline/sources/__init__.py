@@ -23,7 +23,7 @@ class SourceError(RuntimeError):
 
 
 class ReaderReject(NamedTuple):
-    """An input record that could not become a document. ``document`` holds what was read."""
+    """An input record that could not become a document. ``document`` contains what was read."""
 
     document: Document
     reason: str
@@ -55,5 +55,7 @@ def check_local_path(name: str, config: SourceConfig) -> Path:
             with path.open("rb") as handle:
                 handle.read(1)
         except OSError as error:
-            raise SourceError(f"source {name}: path {path} is not readable ({error}); fix sources.{name}.path") from None
+            raise SourceError(
+                f"source {name}: path {path} is not readable ({error}); fix sources.{name}.path"
+            ) from None
     return path
