@@ -35,9 +35,7 @@ def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderRe
     path = check_local_path(SOURCE, config)
     files = [path] if path.is_file() else sorted([*path.rglob("wiki.*.raw"), *path.rglob("*.parquet")])
     if not files:
-        raise SourceError(
-            f"source {SOURCE}: no wiki.*.raw or *.parquet files under {path}; fix sources.{SOURCE}.path"
-        )
+        raise SourceError(f"source {SOURCE}: no wiki.*.raw or *.parquet files under {path}; fix sources.{SOURCE}.path")
     for file in files:
         part = _part_name(file)
         lines = _parquet_lines(file) if file.suffix == ".parquet" else _raw_lines(file)
@@ -72,23 +70,22 @@ def _parquet_lines(file: Path) -> Iterator[str]:
 
 
 def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | ReaderReject]:
-    import datasets
+    """Download the Parquet files of each split into the raw cache and read them in order.
+
+    The files of one split are read as one stream of lines, because an article can continue
+    from one file into the next.
+    """
+    from pipeline.download import download_hub_files
 
     name = config.dataset or DEFAULT_DATASET
     hub_config = config.hub_config or DEFAULT_HUB_CONFIG
     for split in config.splits:
-        logger.info("streaming %s/%s split %s from the Hugging Face hub", name, hub_config, split)
-        try:
-            rows = datasets.load_dataset(
-                name, hub_config, split=split, streaming=True, cache_dir=str(raw_dir / SOURCE)
-            )
-            lines = (line for row in rows for line in (row["text"].splitlines() or [""]))
-            yield from parse_articles(lines, part=split)
-        except (ConnectionError, OSError, ValueError) as error:
-            raise SourceError(
-                f"source {SOURCE}: could not load {name} ({hub_config}, split {split}) from the "
-                f"Hugging Face hub ({error}); set sources.{SOURCE}.path to a local copy"
-            ) from None
+        files = download_hub_files(
+            name, patterns=[f"{hub_config}/{split}-*.parquet"], cache_dir=raw_dir / SOURCE, source=SOURCE
+        )
+        logger.info("reading %s/%s split %s from %d cached files", name, hub_config, split, len(files))
+        lines = (line for file in files for line in _parquet_lines(file))
+        yield from parse_articles(lines, part=split)
 
 
 def heading_level(line: str) -> int:
