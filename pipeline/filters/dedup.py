@@ -8,7 +8,6 @@ first occurrence in that order is the one kept, which makes the result determini
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from typing import Any
 
@@ -17,15 +16,13 @@ import numpy as np
 from pipeline.document import Document
 from pipeline.filters.base import Filter, Reject, check_count, check_fraction
 
-_WHITESPACE = re.compile(r"\s+")
-
 
 def normalize_for_dedup(text: str) -> str:
     """Return the text under NFKC, case-folded and with all whitespace removed.
 
     Two documents that differ only in width, case, spacing or line breaks get the same key.
     """
-    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 class ExactDedupFilter(Filter):

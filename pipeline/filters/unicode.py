@@ -38,8 +38,10 @@ class FixMojibakeFilter(Filter):
     def __init__(self) -> None:
         super().__init__()
         import ftfy
+        from ftfy import chardata
 
         self._ftfy = ftfy
+        self._chardata = chardata
         self._config = ftfy.TextFixerConfig(
             unescape_html=False,
             remove_terminal_escapes=False,
@@ -59,14 +61,29 @@ class FixMojibakeFilter(Filter):
         )
 
     def apply(self, document: Document) -> Document:
-        from ftfy.badness import is_bad
-
-        if not is_bad(document.text) and not is_bad(document.title):
+        if not any(self._may_change(line) for line in (document.title, *document.text.split("\n"))):
             return document
         fixed = document.map_lines(lambda line, _level: self._fix(line))
-        return fixed.replace(title=self._fix(document.title))
+        title = self._fix(document.title)
+        return fixed if title == document.title else fixed.replace(title=title)
+
+    def _may_change(self, line: str) -> bool:
+        """Return False for a line that ftfy's encoding repair leaves unchanged under this config.
+
+        The repair (ftfy 6, ``fix_encoding`` without C1 fixes) either re-encodes the whole
+        line in one single-byte codec, possible only when every character is in that
+        codec, or decodes the sequences its ``UTF8_DETECTOR_RE`` matches. A line with kana
+        or kanji and no such sequence is skipped without the slower ``is_bad`` check.
+        """
+        if line.isascii():
+            return False
+        if self._chardata.UTF8_DETECTOR_RE.search(line):
+            return True
+        return any(self._chardata.possible_encoding(line, codec) for codec in self._chardata.CHARMAP_ENCODINGS)
 
     def _fix(self, line: str) -> str:
+        if not self._may_change(line):
+            return line
         fixed: Any = self._ftfy.fix_text(line, self._config)
         # A repaired line never gains a newline here because fix_line_breaks is off, but
         # decoding can produce U+2028 or "\r" from mojibake bytes.
