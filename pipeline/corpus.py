@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 DOCUMENTS_PER_FILE = 100_000
 ROW_GROUP_SIZE = 1000
+"""Documents buffered, at most, before a row group is written."""
+ROW_GROUP_CHARACTERS = 4_000_000
+"""Text characters buffered before a row group is written, which bounds memory for long documents."""
 READ_STEP = "read"
 
 
@@ -60,15 +63,17 @@ class PartitionedWriter:
         self.files: list[Path] = []
         self.rows: list[int] = []
         self._pending: list[Document] = []
+        self._pending_characters = 0
         self._extra: dict[str, list[object]] = {}
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def write(self, document: Document, **extra: str) -> None:
         self._pending.append(document)
+        self._pending_characters += len(document.text)
         for key, value in extra.items():
             self._extra.setdefault(key, []).append(value)
-        if len(self._pending) >= ROW_GROUP_SIZE:
+        if len(self._pending) >= ROW_GROUP_SIZE or self._pending_characters >= ROW_GROUP_CHARACTERS:
             self._flush()
 
     def close(self) -> None:
@@ -79,12 +84,12 @@ class PartitionedWriter:
         if not self._pending:
             return
         table = documents_to_table(self._pending, self._extra or None)
-        self._pending, self._extra = [], {}
+        self._pending, self._extra, self._pending_characters = [], {}, 0
         if self._writer is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self._path(len(self.files))
             self._writer = pq.ParquetWriter(_temporary(path), table.schema, compression="zstd")
-        self._writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        self._writer.write_table(table, row_group_size=len(table))
         self._rows_in_file += table.num_rows
         if self._rows_in_file >= self.rows_per_file:
             self._finish_file()

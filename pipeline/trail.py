@@ -44,7 +44,8 @@ TRAIL_SCHEMA = pa.schema(
         ("reason", pa.string()),
     ]
 )
-ROWS_PER_GROUP = 10_000
+ROWS_PER_GROUP = 4096
+"""Events buffered, at most, before a row group is written."""
 
 
 class UnknownDocumentError(LookupError):
@@ -64,7 +65,7 @@ class TrailWriter:
     def __init__(self, *, folder: Path) -> None:
         self.path = folder / "trail-00000.parquet"
         self.rows = 0
-        self._pending: list[dict[str, Any]] = []
+        self._pending: dict[str, list[Any]] = {name: [] for name in TRAIL_SCHEMA.names}
         self._writer: pq.ParquetWriter | None = None
 
     def changed(self, step: int, name: str, before: Document, after: Document) -> None:
@@ -90,27 +91,27 @@ class TrailWriter:
     def _add(
         self, step: int, name: str, action: str, before: Document, after: Document | None, reason: str | None
     ) -> None:
-        self._pending.append(
-            {
-                "id": before.id,
-                "step": step,
-                "name": name,
-                "action": action,
-                "characters_before": len(before.text),
-                "characters_after": None if after is None else len(after.text),
-                "lines_before": before.text.count("\n") + 1,
-                "lines_after": None if after is None else after.text.count("\n") + 1,
-                "reason": reason,
-            }
-        )
-        if len(self._pending) >= ROWS_PER_GROUP:
+        row = {
+            "id": before.id,
+            "step": step,
+            "name": name,
+            "action": action,
+            "characters_before": len(before.text),
+            "characters_after": None if after is None else len(after.text),
+            "lines_before": before.text.count("\n") + 1,
+            "lines_after": None if after is None else after.text.count("\n") + 1,
+            "reason": reason,
+        }
+        for column, value in row.items():
+            self._pending[column].append(value)
+        if len(self._pending["id"]) >= ROWS_PER_GROUP:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._pending:
+        if not self._pending["id"]:
             return
-        table = pa.Table.from_pylist(self._pending, schema=TRAIL_SCHEMA)
-        self._pending = []
+        table = pa.Table.from_pydict(self._pending, schema=TRAIL_SCHEMA)
+        self._pending = {name: [] for name in TRAIL_SCHEMA.names}
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._temporary, TRAIL_SCHEMA, compression="zstd")

@@ -71,7 +71,10 @@ def _read_tarball(path: Path) -> Iterator[Document | ReaderReject]:
 
         try:
             with archive:
-                for member in archive:
+                while (member := archive.next()) is not None:
+                    # TarFile keeps every header it has read in the undocumented list
+                    # ``members``, which the stream never needs again.
+                    archive.members.clear()  # type: ignore[attr-defined]
                     current = repr(member.name)
                     record = _read_member(archive, member)
                     members_read += 1
