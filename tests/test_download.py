@@ -79,17 +79,18 @@ class FileHandler(BaseHTTPRequestHandler):
         self.send_header("ETag", server.etag)
         self.end_headers()
 
+        # Counted before sending, because the client may finish reading before this thread resumes.
         if server.drops:
             server.drops -= 1
             payload = payload[: len(payload) // 2]
+            server.bytes_sent += len(payload)
             self.wfile.write(payload)
             self.wfile.flush()
-            server.bytes_sent += len(payload)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.wfile.write(payload)
         server.bytes_sent += len(payload)
+        self.wfile.write(payload)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
