@@ -42,6 +42,9 @@ class FixMojibakeFilter(Filter):
 
         self._ftfy = ftfy
         self._chardata = chardata
+        # A character that no single-byte codec of ftfy can encode, such as any kana or kanji.
+        encodable = {character for codec in chardata.CHARMAP_ENCODINGS for character in bytes(range(256)).decode(codec)}
+        self._outside_charmaps = re.compile("[^" + "".join(re.escape(c) for c in sorted(encodable)) + "]")
         self._config = ftfy.TextFixerConfig(
             unescape_html=False,
             remove_terminal_escapes=False,
@@ -79,6 +82,8 @@ class FixMojibakeFilter(Filter):
             return False
         if self._chardata.UTF8_DETECTOR_RE.search(line):
             return True
+        if self._outside_charmaps.search(line):
+            return False
         return any(self._chardata.possible_encoding(line, codec) for codec in self._chardata.CHARMAP_ENCODINGS)
 
     def _fix(self, line: str) -> str:
