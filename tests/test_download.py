@@ -4,107 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
-import re
-import socket
 import tarfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document
-from pipeline.download import download, download_hub_files, read_recorded_sha256, verify_hub_file
+from pipeline.download import download, read_recorded_sha256
 from pipeline.sources import SourceError, livedoor
-
-BODY = random.Random(0).randbytes(300_000)
-
-
-class FileServer(ThreadingHTTPServer):
-    """Serves ``body`` at every path, with switches for the failures a test needs."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), FileHandler)
-        self.body = BODY
-        self.etag = '"v1"'
-        self.supports_range = True
-        self.drops = 0  # responses that stop halfway and close the connection
-        self.hang_up = False  # close every connection without a response
-        self.status = 200
-        self.range_headers: list[str | None] = []
-        self.bytes_sent = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/files/ldcc.tar.gz"
-
-
-class FileHandler(BaseHTTPRequestHandler):
-    server: FileServer
-
-    def do_GET(self) -> None:
-        server = self.server
-        server.range_headers.append(self.headers.get("Range"))
-        if server.hang_up:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if server.status != 200:
-            self.send_error(server.status)
-            return
-
-        body = server.body
-        start = 0
-        requested = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if_range = self.headers.get("If-Range")
-        if requested and server.supports_range and (if_range is None or if_range == server.etag):
-            start = int(requested.group(1))
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("ETag", server.etag)
-        self.end_headers()
-
-        # Counted before sending, because the client may finish reading before this thread resumes.
-        if server.drops:
-            server.drops -= 1
-            payload = payload[: len(payload) // 2]
-            server.bytes_sent += len(payload)
-            self.wfile.write(payload)
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        server.bytes_sent += len(payload)
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tests.file_server import BODY, FileServer, running_server
 
 
 @pytest.fixture
 def server() -> Iterator[FileServer]:
-    file_server = FileServer()
-    thread = threading.Thread(target=file_server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield file_server
-    file_server.shutdown()
-    file_server.server_close()
-    thread.join(timeout=5)
+    with running_server() as file_server:
+        yield file_server
 
 
 def fetch(server: FileServer, tmp_path: Path, **options: object) -> Path:
@@ -268,49 +184,3 @@ def test_livedoor_reader_caches_download(server: FileServer, tmp_path: Path) -> 
 
     assert [record.title for record in records if isinstance(record, Document)] == ["タイトル"]
     assert (raw_dir / "livedoor" / "ldcc.tar.gz").read_bytes() == server.body
-
-
-def test_hub_unreachable_names_source(server: FileServer, tmp_path: Path) -> None:
-    server.status = 404
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-
-    with pytest.raises(SourceError) as error:
-        download_hub_files(
-            "Salesforce/wikitext",
-            patterns=["wikitext-2-raw-v1/test-*.parquet"],
-            cache_dir=tmp_path / "raw" / "wikitext",
-            source="wikitext",
-            endpoint=endpoint,
-        )
-
-    message = str(error.value)
-    assert "source wikitext" in message
-    assert endpoint in message
-    assert "sources.wikitext.path" in message
-
-
-def hub_cache(tmp_path: Path, content: bytes, digest: str) -> Path:
-    blob = tmp_path / "blobs" / digest
-    blob.parent.mkdir(parents=True)
-    blob.write_bytes(content)
-    link = tmp_path / "snapshots" / "abc" / "test-00000-of-00001.parquet"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(blob)
-    return link
-
-
-def test_hub_file_checked(tmp_path: Path) -> None:
-    link = hub_cache(tmp_path, b"parquet bytes", hashlib.sha256(b"parquet bytes").hexdigest())
-
-    verify_hub_file(link, source="wikitext")
-
-    assert link.read_bytes() == b"parquet bytes"
-
-
-def test_hub_file_corrupt_deleted(tmp_path: Path) -> None:
-    link = hub_cache(tmp_path, b"parquet bytez", hashlib.sha256(b"parquet bytes").hexdigest())
-
-    with pytest.raises(SourceError, match="run again to download it"):
-        verify_hub_file(link, source="wikitext")
-
-    assert not link.resolve().exists()

@@ -75,7 +75,7 @@ def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | Reader
     The files of one split are read as one stream of lines, because an article can continue
     from one file into the next.
     """
-    from pipeline.download import download_hub_files
+    from pipeline.hub import download_hub_files
 
     name = config.dataset or DEFAULT_DATASET
     hub_config = config.hub_config or DEFAULT_HUB_CONFIG
