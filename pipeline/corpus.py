@@ -205,11 +205,6 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
     inputs = describe_files(input_files(name, config.sources[name], config.raw_dir))
     seconds["checksums"] = time.perf_counter() - checksum_started
 
-    step_counts: list[dict[str, object]] = [{"step": READ_STEP, "sources": None, **read_stats.counts()}]
-    step_counts += [
-        {"step": step.name, "sources": sorted(step.sources) if step.sources else None, **step.stats.counts()}
-        for step in steps
-    ]
     manifest: dict[str, object] = {
         "source": name,
         "complete": error is None,
@@ -217,14 +212,7 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
         "inputs": inputs,
         "config": config_as_dict(config),
         "packages": package_versions(),
-        "counts": {
-            "documents_in": read_stats.documents_in,
-            "documents_out": documents_out,
-            "documents_rejected": read_stats.documents_in - documents_out,
-            "characters_in": read_stats.characters_in,
-            "characters_out": characters_out,
-            "steps": step_counts,
-        },
+        "counts": _counts(read_stats, documents_out, characters_out, steps),
         "outputs": _describe_outputs(output_dir, documents_writer, rejects_writer, trail_files, trail.rows),
         "seconds": {
             **{key: round(value, 3) for key, value in seconds.items()},
@@ -236,6 +224,23 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
     if error is not None:
         raise error
     return manifest
+
+
+def _counts(read_stats: FilterStats, documents_out: int, characters_out: int, steps: list[Filter]) -> dict[str, object]:
+    """Return the manifest's ``counts``: totals of the source, then one entry per step with ``read`` first."""
+    step_counts: list[dict[str, object]] = [{"step": READ_STEP, "sources": None, **read_stats.counts()}]
+    step_counts += [
+        {"step": step.name, "sources": sorted(step.sources) if step.sources else None, **step.stats.counts()}
+        for step in steps
+    ]
+    return {
+        "documents_in": read_stats.documents_in,
+        "documents_out": documents_out,
+        "documents_rejected": read_stats.documents_in - documents_out,
+        "characters_in": read_stats.characters_in,
+        "characters_out": characters_out,
+        "steps": step_counts,
+    }
 
 
 def _apply_steps(
