@@ -1,6 +1,6 @@
 """Verified, resumable downloads of remote corpus files into ``<corpora_dir>/raw/<source>/``.
 
-Beside a downloaded file ``NAME`` the raw folder holds:
+Beside a downloaded file ``NAME`` the raw folder contains:
 
 - ``NAME.part``: the bytes received so far. The next attempt, or the next run, resumes from
   its end with an HTTP ``Range`` request instead of starting over.

@@ -16,6 +16,8 @@ _INVISIBLE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f\ud800-\udfff]"
 )
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # The three private-use areas: U+E000..U+F8FF and the supplementary planes 15 and 16.
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
 
@@ -39,9 +41,11 @@ class FixMojibakeFilter(Filter):
         super().__init__()
         import ftfy
         from ftfy import chardata
+        from ftfy.badness import is_bad
 
         self._ftfy = ftfy
         self._chardata = chardata
+        self._is_bad = is_bad
         # A character that no single-byte codec of ftfy can encode, such as any kana or kanji.
         encodable = {character for codec in chardata.CHARMAP_ENCODINGS for character in bytes(range(256)).decode(codec)}
         self._outside_charmaps = re.compile("[^" + "".join(re.escape(c) for c in sorted(encodable)) + "]")
@@ -71,20 +75,21 @@ class FixMojibakeFilter(Filter):
         return fixed if title == document.title else fixed.replace(title=title)
 
     def _may_change(self, line: str) -> bool:
-        """Return False for a line that ftfy's encoding repair leaves unchanged under this config.
+        """Return False for a line that ftfy's repair leaves unchanged under this config.
 
-        The repair (ftfy 6, ``fix_encoding`` without C1 fixes) either re-encodes the whole
-        line in one single-byte codec, possible only when every character is in that
-        codec, or decodes the sequences its ``UTF8_DETECTOR_RE`` matches. A line with kana
-        or kanji and no such sequence is skipped without the slower ``is_bad`` check.
+        In ftfy 6 every encoding repair first requires ``is_bad(line)``. It then either
+        re-encodes the whole line in one single-byte codec, possible only when every
+        character is in one, or decodes the sequences that ``UTF8_DETECTOR_RE`` matches.
+        Those two cheap conditions are checked before ``is_bad``, which is slow on Japanese
+        text. A line with surrogates always goes to ftfy, for ``fix_surrogates``.
         """
         if line.isascii():
             return False
-        if self._chardata.UTF8_DETECTOR_RE.search(line):
+        if _SURROGATE.search(line):
             return True
-        if self._outside_charmaps.search(line):
+        if self._outside_charmaps.search(line) and not self._chardata.UTF8_DETECTOR_RE.search(line):
             return False
-        return any(self._chardata.possible_encoding(line, codec) for codec in self._chardata.CHARMAP_ENCODINGS)
+        return bool(self._is_bad(line))
 
     def _fix(self, line: str) -> str:
         if not self._may_change(line):

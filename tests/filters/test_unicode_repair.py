@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ftfy
 import pytest
 
 from pipeline.config import SourceConfig
 from pipeline.document import Document
 from pipeline.filters.unicode import FixMojibakeFilter, RemoveInvisibleFilter, RemovePrivateUseFilter
-from pipeline.sources import livedoor
-from tests.conftest import LIVEDOOR_SAMPLE, require
+from pipeline.sources import livedoor, wikitext
+from tests.conftest import LIVEDOOR_SAMPLE, WIKITEXT_SAMPLE, require
 
 
 def document(title: str, *body: str) -> Document:
@@ -87,3 +88,27 @@ def test_lone_surrogate_removed() -> None:
     result = RemoveInvisibleFilter().apply(document("T", "a\ud800b"))
 
     assert result.text == "T\nab"
+
+
+def test_mojibake_skip_matches_ftfy(tmp_path: Path) -> None:
+    # The filter skips lines that it expects ftfy to leave unchanged, so its result must equal
+    # running ftfy itself with the same settings on every line.
+    fixer = FixMojibakeFilter()
+    lines = [
+        f"これは{mojibake('日本語')}です",
+        "これは\u00e6\u2014\u00a5です",  # an incomplete sequence stays
+        "cafÃ© et ÃŸ",
+        "Ã¢â‚¬â„¢",
+        "voilÃ le travail",
+        "a\ud83d\ude00b",
+    ]
+    for record in livedoor.read(SourceConfig(path=require(LIVEDOOR_SAMPLE)), raw_dir=tmp_path):
+        assert isinstance(record, Document)
+        lines.extend(record.text.split("\n")[:20])
+    for record in wikitext.read(SourceConfig(path=require(WIKITEXT_SAMPLE)), raw_dir=tmp_path):
+        assert isinstance(record, Document)
+        lines.extend(record.text.split("\n"))
+
+    for line in filter(str.strip, lines):
+        expected = ftfy.fix_text(line, fixer._config)
+        assert fixer.apply(document("T", line)).text == f"T\n{expected}", line
