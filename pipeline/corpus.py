@@ -116,9 +116,11 @@ def _temporary(path: Path) -> Path:
 def build_steps(config: Config) -> list[Filter]:
     """Build the per-document steps of a run: the cleaning filters of ``clean.filters``, in order.
 
-    A step that must see the final cleaned text, such as word segmentation, belongs at the
-    end of this list. Every step has the :class:`~pipeline.filters.Filter` interface, so it
-    is counted in the manifest and recorded in the trail like a filter.
+    A per-document step that must see the final cleaned text belongs at the end of this
+    list. Every step has the :class:`~pipeline.filters.Filter` interface, so it is counted
+    in the manifest and recorded in the trail like a filter. A step that works on batches of
+    documents, such as segmentation in worker processes, wraps the stream of kept documents
+    in :func:`clean_source` instead.
     """
     return build_filters(config.clean.filters)
 
@@ -174,26 +176,16 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
     error: SourceError | None = None
 
     records = _timed(get_reader(name)(config.sources[name], raw_dir=config.raw_dir), seconds)
+    documents = _clean(records, steps, read_stats, rejects_writer, trail)
+    # A step over the stream of kept documents, such as batched word segmentation in worker
+    # processes, wraps ``documents`` here: it sees every kept document once, in order.
     try:
-        for record in tqdm(records, desc=f"corpus {name}", unit=" docs"):
-            document = record.document if isinstance(record, ReaderReject) else record
-            read_stats.documents_in += 1
-            read_stats.characters_in += len(document.text)
-            if isinstance(record, ReaderReject):
-                read_stats.documents_rejected += 1
-                rejects_writer.write(document, filter=READ_STEP, reason=record.reason)
-                trail.rejected(0, READ_STEP, document, record.reason)
-                continue
-            read_stats.documents_out += 1
-            read_stats.characters_out += len(document.text)
-
-            kept = _apply_steps(document, steps, rejects_writer, trail)
-            if kept is not None:
-                write_started = time.perf_counter()
-                documents_writer.write(kept)
-                documents_out += 1
-                characters_out += len(kept.text)
-                seconds["write"] += time.perf_counter() - write_started
+        for document in tqdm(documents, desc=f"corpus {name}", unit=" docs"):
+            write_started = time.perf_counter()
+            documents_writer.write(document)
+            seconds["write"] += time.perf_counter() - write_started
+            documents_out += 1
+            characters_out += len(document.text)
     except SourceError as raised:
         error = raised
     finally:
@@ -241,6 +233,31 @@ def _counts(read_stats: FilterStats, documents_out: int, characters_out: int, st
         "characters_out": characters_out,
         "steps": step_counts,
     }
+
+
+def _clean(
+    records: Iterator[Document | ReaderReject],
+    steps: list[Filter],
+    read_stats: FilterStats,
+    rejects_writer: PartitionedWriter,
+    trail: TrailWriter,
+) -> Iterator[Document]:
+    """Yield the documents that pass every step, counting reads into ``read_stats`` and recording rejects."""
+    for record in records:
+        document = record.document if isinstance(record, ReaderReject) else record
+        read_stats.documents_in += 1
+        read_stats.characters_in += len(document.text)
+        if isinstance(record, ReaderReject):
+            read_stats.documents_rejected += 1
+            rejects_writer.write(document, filter=READ_STEP, reason=record.reason)
+            trail.rejected(0, READ_STEP, document, record.reason)
+            continue
+        read_stats.documents_out += 1
+        read_stats.characters_out += len(document.text)
+
+        kept = _apply_steps(document, steps, rejects_writer, trail)
+        if kept is not None:
+            yield kept
 
 
 def _apply_steps(
