@@ -178,7 +178,7 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
     records = _timed(get_reader(name)(config.sources[name], raw_dir=config.raw_dir), seconds)
     documents = _clean(records, steps, read_stats, rejects_writer, trail)
     # A step over the stream of kept documents, such as batched word segmentation in worker
-    # processes, wraps ``documents`` here: it sees every kept document once, in order.
+    # processes, wraps ``documents`` here, so it receives every kept document once, in order.
     try:
         for document in tqdm(documents, desc=f"corpus {name}", unit=" docs"):
             write_started = time.perf_counter()
