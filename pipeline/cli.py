@@ -32,7 +32,15 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild outputs made with another config, other inputs or other package versions instead of "
         "stopping with an error; finished outputs that still match are kept",
     )
+    parser.add_argument(
+        "--explain",
+        metavar="ID",
+        help="with 'corpus': print which cleaning steps changed or rejected document ID in the last run "
+        "(such as livedoor/it-life-hack-6292880), and run nothing",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.explain is not None and arguments.stage != "corpus":
+        parser.error(f"--explain works with the corpus stage only, not {arguments.stage!r}")
 
     logging.basicConfig(
         level=logging.DEBUG if arguments.verbose else logging.INFO,
@@ -41,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = load_config(arguments.config)
+        if arguments.explain is not None:
+            return _explain(config, arguments.explain)
         stages = STAGES if arguments.stage == "all" else (arguments.stage,)
         if "corpus" in stages:
             check_source_paths(config)
@@ -61,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
         if not is_disk_full(error):
             raise
         logger.error("disk full (%s); free space or point corpora_dir and outputs_dir elsewhere, then rerun", error)
+        return 2
+    return 0
+
+
+def _explain(config: Config, document_id: str) -> int:
+    # pipeline.trail imports pyarrow, so it loads only when asked for.
+    from pipeline.trail import UnknownDocumentError, explain
+
+    try:
+        print(explain(config, document_id))
+    except UnknownDocumentError as error:
+        logger.error("%s", error)
         return 2
     return 0
 

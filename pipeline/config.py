@@ -8,6 +8,7 @@ the working directory the command runs in (the repository root when run through 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class SourceConfig:
         hub_config: Hugging Face dataset configuration (subset) name, such as
             ``wikitext-103-raw-v1`` or ``20231101.ja``. Default: the source's own.
         splits: Dataset splits to read. Default: ``["train"]``.
+        sha256: Published SHA-256 of the file at ``url``, checked after download. When
+            ``None`` (default) the digest of the first complete download is recorded beside
+            the file and checked on later use.
         options: Source-specific settings, documented by each reader. Default: empty.
         max_document_bytes: Largest decompressed size of one document file or archive
             member, in bytes. A larger one is rejected with its size, without being read.
@@ -54,9 +58,29 @@ class SourceConfig:
     dataset: str | None = None
     hub_config: str | None = None
     splits: list[str] = field(default_factory=lambda: ["train"])
+    sha256: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     max_document_bytes: int = 64 * 1024**2
     max_archive_bytes: int = 64 * 1024**3
+
+
+DEFAULT_FILTERS = (
+    "fix_mojibake",
+    "nfkc",
+    "remove_invisible",
+    "remove_private_use",
+    "normalize_whitespace",
+    "remove_url_lines",
+    "livedoor_boilerplate",
+    "wikitext_leftovers",
+    "reject_empty",
+    "length",
+    "letter_ratio",
+    "repeated_lines",
+    "repeated_characters",
+    "exact_dedup",
+)
+"""The default cleaning filters: Unicode repair, boilerplate removal, quality rules, exact dedup."""
 
 
 @dataclass(kw_only=True)
@@ -65,13 +89,13 @@ class CleanConfig:
 
     Args:
         filters: Filters in the order they run. Each entry is a filter name, or a mapping of
-            one filter name to its keyword arguments. Default: the Unicode filters and the
-            empty-document filter.
+            one filter name to its options, such as ``{length: {min_characters: 100}}``.
+            Default: :data:`DEFAULT_FILTERS`, each with its default options. Near-duplicate
+            removal is off unless ``near_dedup`` is listed, such as
+            ``{near_dedup: {threshold: 0.8}}``.
     """
 
-    filters: list[Any] = field(
-        default_factory=lambda: ["nfkc", "remove_invisible", "normalize_whitespace", "reject_empty"]
-    )
+    filters: list[Any] = field(default_factory=lambda: list(DEFAULT_FILTERS))
 
 
 @dataclass(kw_only=True)
@@ -270,12 +294,20 @@ def parse_config(data: object, *, origin: str = "config") -> Config:
 
 
 def _check_values(config: Config, origin: str) -> None:
-    # Imported here because the source registry imports this module.
+    # Imported here because the source and filter registries import this module.
+    from pipeline.filters import build_filters
     from pipeline.sources import SOURCE_NAMES
 
     for name in config.sources:
         if name not in SOURCE_NAMES:
             raise ConfigError(f"{origin}: unknown source sources.{name}; supported sources: {', '.join(SOURCE_NAMES)}")
+        sha256 = config.sources[name].sha256
+        if sha256 is not None and not re.fullmatch("[0-9a-f]{64}", sha256):
+            raise ConfigError(f"{origin}: sources.{name}.sha256 must be 64 lowercase hex digits, got {sha256!r}")
+    try:
+        build_filters(config.clean.filters)
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: {error}") from None
     if config.workers < 0:
         raise ConfigError(f"{origin}: workers must be 0 (one per core) or more, got {config.workers}")
     if config.shards.max_len < 3:

@@ -1,16 +1,103 @@
-"""Unicode normalization and removal of invisible characters."""
+"""Unicode repair and normalization: mojibake, NFKC, invisible and private-use characters."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from pipeline.document import Document
 from pipeline.filters.base import Filter, Reject
 
 # Control characters other than tab and newline, zero-width and bidirectional formatting
-# characters, the byte order mark, soft hyphen and variation selectors that NFKC keeps.
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]")
+# characters, the byte order mark, soft hyphen, variation selectors that NFKC keeps, and
+# lone surrogates, which no UTF-8 writer (Parquet included) can encode.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f\ud800-\udfff]"
+)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# The three private-use areas: U+E000..U+F8FF and the supplementary planes 15 and 16.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd]")
+
+
+class FixMojibakeFilter(Filter):
+    """Repair text that was decoded with the wrong codec, such as ``æ—¥æœ¬èªž`` for ``日本語``.
+
+    ``ftfy`` detects the UTF-8-read-as-Latin-1/Windows-1252 family of mistakes and undoes them.
+    Every other ftfy fix is turned off (HTML unescaping, quote uncurling, width folding,
+    ligatures, line breaks, control characters, normalization), so correct Japanese text is
+    never changed here and NFKC stays the job of the ``nfkc`` filter. Lines are fixed one by
+    one, so headings keep their place.
+
+    NOTE: ftfy cannot repair Shift_JIS or EUC-JP text read with the wrong codec, so such text
+    passes through. Mojibake that lost bytes is only partly repaired.
+    """
+
+    name = "fix_mojibake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        import ftfy
+        from ftfy import chardata
+        from ftfy.badness import is_bad
+
+        self._ftfy = ftfy
+        self._chardata = chardata
+        self._is_bad = is_bad
+        # A character that no single-byte codec of ftfy can encode, such as any kana or kanji.
+        encodable = {character for codec in chardata.CHARMAP_ENCODINGS for character in bytes(range(256)).decode(codec)}
+        self._outside_charmaps = re.compile("[^" + "".join(re.escape(c) for c in sorted(encodable)) + "]")
+        self._config = ftfy.TextFixerConfig(
+            unescape_html=False,
+            remove_terminal_escapes=False,
+            fix_encoding=True,
+            restore_byte_a0=True,
+            replace_lossy_sequences=False,
+            decode_inconsistent_utf8=True,
+            fix_c1_controls=False,
+            fix_latin_ligatures=False,
+            fix_character_width=False,
+            uncurl_quotes=False,
+            fix_line_breaks=False,
+            fix_surrogates=True,
+            remove_control_chars=False,
+            normalization=None,
+            explain=False,
+        )
+
+    def apply(self, document: Document) -> Document:
+        if not any(self._may_change(line) for line in (document.title, *document.text.split("\n"))):
+            return document
+        fixed = document.map_lines(lambda line, _level: self._fix(line))
+        title = self._fix(document.title)
+        return fixed if title == document.title else fixed.replace(title=title)
+
+    def _may_change(self, line: str) -> bool:
+        """Return False for a line that ftfy's repair leaves unchanged under this config.
+
+        In ftfy 6 every encoding repair first requires ``is_bad(line)``. It then either
+        re-encodes the whole line in one single-byte codec, possible only when every
+        character is in one, or decodes the sequences that ``UTF8_DETECTOR_RE`` matches.
+        Those two cheap conditions are checked before ``is_bad``, which is slow on Japanese
+        text. A line with surrogates always goes to ftfy, for ``fix_surrogates``.
+        """
+        if line.isascii():
+            return False
+        if _SURROGATE.search(line):
+            return True
+        if self._outside_charmaps.search(line) and not self._chardata.UTF8_DETECTOR_RE.search(line):
+            return False
+        return bool(self._is_bad(line))
+
+    def _fix(self, line: str) -> str:
+        if not self._may_change(line):
+            return line
+        fixed: Any = self._ftfy.fix_text(line, self._config)
+        # A repaired line never gains a newline here because fix_line_breaks is off, but
+        # decoding can produce U+2028 or "\r" from mojibake bytes.
+        return str(fixed).replace("\r", " ").replace("\n", " ")
 
 
 class NFKCFilter(Filter):
@@ -38,7 +125,7 @@ def _nfkc_line(line: str) -> str:
 
 
 class RemoveInvisibleFilter(Filter):
-    """Remove control, zero-width and bidirectional formatting characters."""
+    """Remove control, zero-width and bidirectional formatting characters and lone surrogates."""
 
     name = "remove_invisible"
 
@@ -47,6 +134,22 @@ class RemoveInvisibleFilter(Filter):
             return document
         cleaned = document.map_lines(lambda line, _level: _INVISIBLE.sub("", line))
         return cleaned.replace(title=_INVISIBLE.sub("", document.title))
+
+
+class RemovePrivateUseFilter(Filter):
+    """Remove private-use characters (U+E000..U+F8FF and planes 15 and 16).
+
+    Their meaning depends on a vendor font, such as the emoji of Japanese mobile carriers
+    before Unicode 6, so no tokenizer can learn anything portable from them.
+    """
+
+    name = "remove_private_use"
+
+    def apply(self, document: Document) -> Document:
+        if not _PRIVATE_USE.search(document.text) and not _PRIVATE_USE.search(document.title):
+            return document
+        cleaned = document.map_lines(lambda line, _level: _PRIVATE_USE.sub("", line))
+        return cleaned.replace(title=_PRIVATE_USE.sub("", document.title))
 
 
 class NormalizeWhitespaceFilter(Filter):

@@ -2,7 +2,9 @@
 
 Each article is a member ``text/<category>/<category>-<id>.txt`` whose line 1 is the URL,
 line 2 the date, line 3 the title and the rest the body. The tarball is read as a stream of
-members and never extracted to disk. A folder with the same layout is read too.
+members and never extracted to disk, so member names never become paths. A name that would
+escape an extraction folder (absolute, or with ``..``) is still rejected, because no real
+corpus member looks like that. A folder with the same layout is read too.
 
 Hostile archives: a member larger than ``sources.livedoor.max_document_bytes`` is rejected
 from its header, unread. An archive that expands past ``max_archive_bytes`` stops the read
@@ -36,7 +38,7 @@ def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderRe
     """Yield one document per article, in archive member order (or sorted path order for a folder)."""
     if config.path is None:
         url = config.url or DEFAULT_URL
-        path = download(url, raw_dir / SOURCE / PurePosixPath(url).name, source=SOURCE)
+        path = download(url, raw_dir / SOURCE / PurePosixPath(url).name, source=SOURCE, sha256=config.sha256)
     else:
         path = check_local_path(SOURCE, config)
 
@@ -79,6 +81,8 @@ def _read_tarball(path: Path, config: SourceConfig) -> Iterator[Document | Reade
                 if record is not None:
                     yield record
                 last = member
+                # A streamed archive never looks back, so the member list would only grow.
+                archive.members.clear()
             _check_end(reader, last)
     except DecompressedSizeError:
         raise SourceError(
@@ -102,6 +106,9 @@ def _member_record(
 ) -> Document | ReaderReject | None:
     """Read one member: a document, a reject naming what is wrong with it, or ``None`` for a non-article."""
     name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts:
+        reason = f"member name {member.name!r} is absolute or contains '..'; such members are never read"
+        return _reject_unread(member.name, reason)
     if member.isdir():
         return None
     if member.issym() or member.islnk():
@@ -152,24 +159,27 @@ def _reject_unread(member: str, reason: str) -> ReaderReject:
 
 
 def parse_article(member: str, raw: bytes) -> Document | ReaderReject:
-    """Parse one article file into a document, or a reject naming what is wrong with it."""
-    name = PurePosixPath(member)
-    category = name.parent.name
-    document_id = f"{SOURCE}/{name.stem}"
-    metadata = {"category": category, "member": member}
+    """Parse one article file into a document, or a reject naming what is wrong with it.
+
+    A rejected article keeps what could be read: the text decoded with U+FFFD in place of
+    invalid bytes.
+    """
+    empty = _reject_unread(member, "").document
+    if not raw.strip():
+        return ReaderReject(empty, f"member {member} is empty")
 
     try:
         content = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        empty = Document(id=document_id, source=SOURCE, title="", text="", metadata=metadata)
-        return ReaderReject(empty, f"member {member} is not valid UTF-8 ({error})")
+        readable = empty.replace(text=raw.decode("utf-8", errors="replace"))
+        return ReaderReject(readable, f"member {member} is not valid UTF-8 ({error})")
 
     lines = content.splitlines()
     if len(lines) < 3:
-        partial = Document(id=document_id, source=SOURCE, title="", text=content, metadata=metadata)
+        partial = empty.replace(text=content)
         return ReaderReject(partial, f"member {member} has {len(lines)} lines, expected URL, date, title and body")
 
     url, date, title = (line.strip() for line in lines[:3])
-    metadata.update(url=url, date=date)
+    metadata = {**empty.metadata, "url": url, "date": date}
     blocks = [(title, TITLE_LEVEL)] + [(line, 0) for line in lines[3:]]
-    return Document.from_blocks(id=document_id, source=SOURCE, title=title, blocks=blocks, metadata=metadata)
+    return Document.from_blocks(id=empty.id, source=SOURCE, title=title, blocks=blocks, metadata=metadata)

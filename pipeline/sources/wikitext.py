@@ -127,21 +127,22 @@ def _first_invalid(column: Any) -> int:
 
 
 def _read_hub(config: SourceConfig, raw_dir: Path) -> Iterator[Document | ReaderReject]:
-    import datasets
+    """Download the Parquet files of each split into the raw cache and read them in order.
+
+    The files of one split are read as one stream of lines, because an article can continue
+    from one file into the next.
+    """
+    from pipeline.hub import download_hub_files
 
     name = config.dataset or DEFAULT_DATASET
     hub_config = config.hub_config or DEFAULT_HUB_CONFIG
     for split in config.splits:
-        logger.info("streaming %s/%s split %s from the Hugging Face hub", name, hub_config, split)
-        try:
-            rows = datasets.load_dataset(name, hub_config, split=split, streaming=True, cache_dir=str(raw_dir / SOURCE))
-            lines = (line for row in rows for line in (row["text"].splitlines() or [""]))
-            yield from parse_articles(lines, part=split)
-        except (ConnectionError, OSError, ValueError) as error:
-            raise SourceError(
-                f"source {SOURCE}: could not load {name} ({hub_config}, split {split}) from the "
-                f"Hugging Face hub ({error}); set sources.{SOURCE}.path to a local copy"
-            ) from None
+        files = download_hub_files(
+            name, patterns=[f"{hub_config}/{split}-*.parquet"], cache_dir=raw_dir / SOURCE, source=SOURCE
+        )
+        logger.info("reading %s/%s split %s from %d cached files", name, hub_config, split, len(files))
+        lines = (line for file in files for line in _parquet_lines(file))
+        yield from parse_articles(lines, part=split)
 
 
 def heading_level(line: str) -> int:
