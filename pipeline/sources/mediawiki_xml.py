@@ -1,0 +1,218 @@
+"""Streaming reader of MediaWiki XML export files (``*-pages-articles*.xml[.bz2]``).
+
+The file is decompressed and parsed incrementally, and every ``<page>`` element is cleared
+once its fields are read, so memory holds one page at a time whatever the size of the dump.
+Python's :mod:`bz2` reads multistream files (many bz2 streams back to back) as one stream.
+
+The parser rejects documents that declare a DTD or entities: a real dump declares neither,
+and entity declarations are how billion-laughs and external-entity attacks work.
+"""
+
+from __future__ import annotations
+
+import bz2
+import queue
+import threading
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, NamedTuple
+
+import defusedxml
+import defusedxml.ElementTree
+
+from pipeline.sources import SourceError
+
+# Expat error codes for input that stops early: "no element found", "unclosed token" and
+# "partial character" (see xml.parsers.expat.ErrorString).
+_TRUNCATION_CODES = frozenset({3, 5, 6})
+
+
+class Page(NamedTuple):
+    """One ``<page>`` of a dump, with the fields of its (only) revision.
+
+    Args:
+        page_id: The ``<id>`` of the page, a decimal string.
+        title: Page title with its namespace prefix, as in the dump.
+        namespace: The ``<ns>`` number; 0 is the article namespace.
+        redirect: True when the page has a ``<redirect>`` element.
+        revision_id: The ``<id>`` of the revision.
+        timestamp: Revision timestamp, ISO 8601 in UTC (``2023-04-30T12:00:00Z``).
+        text: The wikitext; empty when the revision text was deleted.
+    """
+
+    page_id: str
+    title: str
+    namespace: int
+    redirect: bool
+    revision_id: str
+    timestamp: str
+    text: str
+
+
+def open_dump(path: Path) -> ReadAhead:
+    """Open a dump for reading bytes in a background thread, decompressing it when its name ends in ``.bz2``."""
+    if path.suffix == ".bz2":
+        return ReadAhead(bz2.open(path, "rb"))
+    return ReadAhead(path.open("rb"))
+
+
+class ReadAhead:
+    """A binary stream read by a background thread, a few chunks ahead of the consumer.
+
+    bz2 decompression releases the GIL, so reading a ``.bz2`` dump through this class lets
+    decompression and XML parsing run on two cores. An error of the underlying stream is
+    raised by the :meth:`read` call that reaches it.
+
+    Args:
+        stream: The stream to read; closed by :meth:`close`.
+        chunk_size: Bytes per read of ``stream``. Default: 1048576.
+        chunks_ahead: Chunks buffered at most. Default: 4.
+    """
+
+    def __init__(self, stream: IO[bytes], *, chunk_size: int = 1 << 20, chunks_ahead: int = 4) -> None:
+        self._stream = stream
+        self._chunk_size = chunk_size
+        self._chunks: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=chunks_ahead)
+        self._closed = threading.Event()
+        self._buffer = b""
+        self._position = 0
+        self._at_end = False
+        self._thread = threading.Thread(target=self._fill, name="dump-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while not self._closed.is_set():
+                chunk = self._stream.read(self._chunk_size)
+                self._put(chunk)
+                if not chunk:
+                    return
+        except BaseException as error:  # Handed to the consumer thread, which raises it.
+            self._put(error)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._closed.is_set():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to ``size`` bytes (all remaining bytes when negative); ``b""`` at the end."""
+        pieces = []
+        while size != 0 and not self._at_end:
+            if self._position == len(self._buffer):
+                item = self._chunks.get()
+                if isinstance(item, BaseException):
+                    self._at_end = True
+                    raise item
+                self._buffer, self._position = item, 0
+                if not item:
+                    self._at_end = True
+                    break
+            end = len(self._buffer) if size < 0 else min(len(self._buffer), self._position + size)
+            pieces.append(self._buffer[self._position : end])
+            size -= 0 if size < 0 else end - self._position
+            self._position = end
+        return b"".join(pieces)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join()
+        self._stream.close()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def iter_pages(path: Path, *, source: str) -> Iterator[Page]:
+    """Yield the pages of a dump file in file order.
+
+    Args:
+        path: A ``.xml`` or ``.xml.bz2`` MediaWiki export file.
+        source: Source name used in error messages and config keys, such as ``jawiki``.
+
+    Raises:
+        SourceError: The file declares a DTD or entities, is not well-formed XML, or ends
+            early (cut XML or a bz2 stream cut short). The pages before the error were all
+            yielded, and the message names the last of them.
+    """
+    last_page: Page | None = None
+    try:
+        with open_dump(path) as handle:
+            for page in _parse_pages(handle):
+                last_page = page
+                yield page
+    except defusedxml.DefusedXmlException as error:
+        raise SourceError(
+            f"source {source}: {path} declares a DTD or XML entities ({error!r}), which MediaWiki dumps never do; "
+            "the file was rejected without expanding them. Download the dump again from dumps.wikimedia.org"
+        ) from None
+    except (ElementTree.ParseError, EOFError, OSError) as error:
+        if last_page is None:
+            position = "before the first page"
+        else:
+            position = f"after page {last_page.page_id} ({last_page.title!r})"
+        problem = "ends early" if _is_truncation(error) else "is not a well-formed MediaWiki dump"
+        raise SourceError(
+            f"source {source}: {path} {problem} {position} ({error}); every page before it was read. "
+            f"Download the dump again or fix sources.{source}.path, then rerun"
+        ) from None
+
+
+def _is_truncation(error: Exception) -> bool:
+    """Return True for a bz2 stream cut short or XML that stops inside an element."""
+    if isinstance(error, EOFError):
+        return True
+    return isinstance(error, ElementTree.ParseError) and error.code in _TRUNCATION_CODES
+
+
+def _parse_pages(handle: ReadAhead) -> Iterator[Page]:
+    events = defusedxml.ElementTree.iterparse(handle, events=("start", "end"), forbid_dtd=True)
+    root: ElementTree.Element | None = None
+    for event, element in events:
+        if root is None:
+            root = element
+        if event != "end" or _local_name(element.tag) != "page":
+            continue
+
+        yield _page_fields(element)
+        # Drop the finished page, and every earlier sibling, so the tree never grows.
+        root.clear()
+
+
+def _page_fields(page: ElementTree.Element) -> Page:
+    fields: dict[str, str] = {}
+    redirect = False
+    for child in page:
+        name = _local_name(child.tag)
+        if name == "redirect":
+            redirect = True
+        elif name == "revision":
+            for revision_field in child:
+                revision_name = _local_name(revision_field.tag)
+                if revision_name in ("id", "timestamp", "text"):
+                    fields[f"revision_{revision_name}"] = revision_field.text or ""
+        else:
+            fields[name] = child.text or ""
+
+    namespace = fields.get("ns", "0")
+    return Page(
+        page_id=fields.get("id", ""),
+        title=fields.get("title", ""),
+        namespace=int(namespace) if namespace.lstrip("-").isdigit() else -1,
+        redirect=redirect,
+        revision_id=fields.get("revision_id", ""),
+        timestamp=fields.get("revision_timestamp", ""),
+        text=fields.get("revision_text", ""),
+    )
+
+
+def _local_name(tag: str) -> str:
+    """Return ``page`` for ``{http://www.mediawiki.org/xml/export-0.10/}page``."""
+    return tag.rpartition("}")[2]
