@@ -134,7 +134,9 @@ def clean_source(name: str, config: Config) -> dict[str, object]:
                 yield record
 
     reader = get_reader(name)
-    documents: Iterable[Document] = read_records(reader(config.sources[name], raw_dir=config.raw_dir))
+    workers = config.workers or os.cpu_count() or 1
+    records = reader(config.sources[name], raw_dir=config.raw_dir, workers=workers)
+    documents: Iterable[Document] = read_records(records)
     filters = build_filters(config.clean.filters)
     for document_filter in filters:
         documents = document_filter.run(documents, keep_reject)
