@@ -46,7 +46,7 @@ PARQUET_COLUMNS = ("id", "url", "title", "text")
 #: Section titles that end a jawiki article with notes, sources and links rather than prose.
 #: A heading such as ``出典・脚注`` matches when each of its parts does.
 REFERENCE_SECTIONS = frozenset({"脚注", "注釈", "出典", "参考文献", "関連文献", "参考資料", "関連項目", "外部リンク"})
-_HEADING_PARTS = re.compile(r"[・、/／\s]+")  # noqa: RUF001
+_HEADING_PARTS = re.compile(r"[・、/／\s]+")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +118,7 @@ def _local_files(path: Path) -> tuple[list[Path], list[Path]]:
         )
     if parquet_files and dumps:
         raise SourceError(
-            f"source {SOURCE}: {path} holds both Parquet files and XML dumps, which would read the same articles "
+            f"source {SOURCE}: {path} contains both Parquet files and XML dumps, which would read the same articles "
             f"twice; point sources.{SOURCE}.path at one of them"
         )
     return parquet_files, dumps

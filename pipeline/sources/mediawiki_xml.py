@@ -1,7 +1,8 @@
 """Streaming reader of MediaWiki XML export files (``*-pages-articles*.xml[.bz2]``).
 
 The file is decompressed and parsed incrementally, and every ``<page>`` element is cleared
-once its fields are read, so memory holds one page at a time whatever the size of the dump.
+once its fields are read. Memory use is one page plus a read-ahead buffer of a few
+megabytes, whatever the size of the dump.
 Python's :mod:`bz2` reads multistream files (many bz2 streams back to back) as one stream.
 
 The parser rejects documents that declare a DTD or entities: a real dump declares neither,
@@ -82,14 +83,30 @@ class ReadAhead:
         self._thread.start()
 
     def _fill(self) -> None:
+        # read1 returns what one read of the compressed file yields, so the bytes before a
+        # damaged spot reach the consumer before the error does.
+        read = getattr(self._stream, "read1", self._stream.read)
+        pending: list[bytes] = []
+        pending_size = 0
         try:
             while not self._closed.is_set():
-                chunk = self._stream.read(self._chunk_size)
-                self._put(chunk)
-                if not chunk:
-                    return
+                data = read(self._chunk_size)
+                if not data:
+                    break
+                pending.append(data)
+                pending_size += len(data)
+                if pending_size >= self._chunk_size:
+                    self._put(b"".join(pending))
+                    pending, pending_size = [], 0
         except BaseException as error:  # Handed to the consumer thread, which raises it.
+            if pending:
+                self._put(b"".join(pending))
             self._put(error)
+            return
+
+        if pending:
+            self._put(b"".join(pending))
+        self._put(b"")
 
     def _put(self, item: bytes | BaseException) -> None:
         while not self._closed.is_set():

@@ -21,7 +21,7 @@ markup keeps its text and loses only the markers, which is what a reader sees as
 Wherever markup is removed, the steps leave a :data:`REMOVED` mark, so that brackets emptied
 by a removed template, such as ``（、）`` or ``()``, can be told apart from brackets the
 author wrote empty. The marks are deleted before a line is returned.
-"""  # noqa: RUF002
+"""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ _DROPPED_ELEMENTS = frozenset(
 _LITERAL_ELEMENTS = frozenset({"nowiki", "pre"})
 _ELEMENT_TAG = re.compile(r"<(/?)(" + "|".join(sorted(_DROPPED_ELEMENTS | _LITERAL_ELEMENTS)) + r")\b([^<>]*)>", re.I)
 
-# Deeper nesting than this is malformed (MediaWiki stops expanding at 40 levels); the extra
-# openings are ignored so that the work per page stays linear.
+# Real pages nest templates a few levels deep. Openings past these depths are ignored, so
+# malformed pages cannot make the work per page grow faster than its length.
 MAX_TEMPLATE_DEPTH = 40
 MAX_LINK_DEPTH = 16
 
@@ -72,7 +72,7 @@ _LANGUAGE_EDITIONS = frozenset(
     "mn mr ms my mzn nds ne new nl nn no oc pa pl pms pnb pt qu ro ru sa sah scn sco sh si simple sk sl sq sr "
     "su sv sw ta te tg th tl tr tt uk ur uz vec vi vo war wuu yi yo zh zh-classical zh-min-nan zh-yue".split()
 )
-_PIPE_TRICK_SUFFIX = re.compile(r"\s*[(（][^()（）]*[)）]$")  # noqa: RUF001
+_PIPE_TRICK_SUFFIX = re.compile(r"\s*[(（][^()（）]*[)）]$")
 # [https://example.org label]; the address may also come from a removed template, as in
 # [{{NDLDC|798508}} label].
 _EXTERNAL_LINK = re.compile(
@@ -92,11 +92,11 @@ _HTML_TAGS = frozenset(
 )
 _LINE_BREAK_TAGS = frozenset({"br", "p", "li", "dd", "dt", "tr"})
 
-_SEPARATORS = r"、,，;；:：・"  # noqa: RUF001
+_SEPARATORS = r"、,，;；:：・"
 _GAP = rf"[\s{_SEPARATORS}{REMOVED}]*"
-_EMPTIED_BRACKETS = re.compile(rf"[（(]{_GAP}{REMOVED}{_GAP}[）)]")  # noqa: RUF001
-_SEPARATOR_AFTER_OPENING = re.compile(rf"(?<=[（(])[\s{REMOVED}]*{REMOVED}[\s{REMOVED}]*[{_SEPARATORS}]\s*")  # noqa: RUF001
-_SEPARATOR_BEFORE_CLOSING = re.compile(rf"\s*[{_SEPARATORS}][\s{REMOVED}]*{REMOVED}[\s{REMOVED}]*(?=[）)])")  # noqa: RUF001
+_EMPTIED_BRACKETS = re.compile(rf"[（(]{_GAP}{REMOVED}{_GAP}[）)]")
+_SEPARATOR_AFTER_OPENING = re.compile(rf"(?<=[（(])[\s{REMOVED}]*{REMOVED}[\s{REMOVED}]*[{_SEPARATORS}]\s*")
+_SEPARATOR_BEFORE_CLOSING = re.compile(rf"\s*[{_SEPARATORS}][\s{REMOVED}]*{REMOVED}[\s{REMOVED}]*(?=[）)])")
 _DOUBLED_SEPARATOR = re.compile(rf"([{_SEPARATORS}])[\s{REMOVED}]*{REMOVED}[\s{REMOVED}]*[{_SEPARATORS}]")
 _LEFTOVER_MARKUP = re.compile(r"\{\{+|\}\}+|\[\[+|\]\]+|</?ref\b[^>\n]*>?", re.I)
 

@@ -2,9 +2,9 @@
 
 Japanese Wikipedia wraps a good part of its running text in templates: foreign words in
 ``{{lang|en|...}}``, readings in ``{{読み仮名|漢字|かんじ}}``, links to articles that exist only
-in another language in ``{{仮リンク|...}}``. :func:`render_template` returns the visible text
-of those templates and ``None`` for every other template (infoboxes, citations, footnotes,
-maintenance notices, navigation boxes), which the converter then removes.
+in another language in ``{{仮リンク|...}}``. :func:`template_rule` returns the rule that renders
+the visible text of those templates, and ``None`` for every other template (infoboxes,
+citations, footnotes, maintenance notices, navigation boxes), which the converter removes.
 
 Template names compare case-insensitively, with ``_`` and spaces equivalent, because MediaWiki
 ignores the case of the first letter and redirects the common variants (``IPA``, ``Ipa``).
@@ -87,10 +87,10 @@ def _constant(text: str) -> Rule:
 
 
 def _reading(params: Params) -> str:
-    """Render ``{{読み仮名|漢字|かんじ|英: ...}}`` as ``漢字（かんじ、英: ...）``."""  # noqa: RUF002
+    """Render ``{{読み仮名|漢字|かんじ|英: ...}}`` as ``漢字（かんじ、英: ...）``."""
     base = params.get("1", "").strip()
     notes = [params[str(index)].strip() for index in range(2, 10) if params.get(str(index), "").strip()]
-    return f"{base}（{'、'.join(notes)}）" if notes else base  # noqa: RUF001
+    return f"{base}（{'、'.join(notes)}）" if notes else base
 
 
 def _language_with_name(params: Params) -> str:
@@ -215,14 +215,3 @@ def _language_rule(code: str, *, short: bool) -> Rule:
     if prefix is None:
         return text
     return lambda params: f"{prefix}: {text(params)}"
-
-
-def render_template(name: str, params: Params) -> str | None:
-    """Return the visible prose of a template call, or ``None`` when the template is removed.
-
-    Args:
-        name: The template name as written, such as ``Lang-en`` or ``読み仮名``.
-        params: Its parameters with markup already converted inside them.
-    """
-    rule = template_rule(name)
-    return None if rule is None else rule(params)
