@@ -171,8 +171,10 @@ def page_to_document(page: Page, *, keep_reference_sections: bool) -> Document |
         blocks = wikitext_to_blocks(page.text)
     except Exception as error:
         # A converter bug on one page must not end a run of hours, and the page is kept with its wikitext.
+        reason = f"page {page.page_id} ({page.title!r}) could not be converted: {error!r}"
+        logger.warning("%s: %s", SOURCE, reason)
         raw = Document(id=document_id, source=SOURCE, title=page.title, text=page.text, metadata=metadata)
-        return ReaderReject(raw, f"page {page.page_id} ({page.title!r}) could not be converted: {error!r}")
+        return ReaderReject(raw, reason)
 
     if not keep_reference_sections:
         blocks = drop_reference_sections(blocks)

@@ -117,23 +117,26 @@ class ReadAhead:
                 continue
 
     def read(self, size: int = -1) -> bytes:
-        """Return up to ``size`` bytes (all remaining bytes when negative); ``b""`` at the end."""
-        pieces = []
-        while size != 0 and not self._at_end:
-            if self._position == len(self._buffer):
-                item = self._chunks.get()
-                if isinstance(item, BaseException):
-                    self._at_end = True
-                    raise item
-                self._buffer, self._position = item, 0
-                if not item:
-                    self._at_end = True
-                    break
-            end = len(self._buffer) if size < 0 else min(len(self._buffer), self._position + size)
-            pieces.append(self._buffer[self._position : end])
-            size -= 0 if size < 0 else end - self._position
-            self._position = end
-        return b"".join(pieces)
+        """Return up to ``size`` bytes from the current chunk (the rest of it when negative); ``b""`` at the end.
+
+        Like a raw stream's read, it may return fewer bytes than requested before the end.
+        """
+        if self._position == len(self._buffer):
+            if self._at_end:
+                return b""
+            item = self._chunks.get()
+            if isinstance(item, BaseException):
+                self._at_end = True
+                raise item
+            if not item:
+                self._at_end = True
+                return b""
+            self._buffer, self._position = item, 0
+
+        end = len(self._buffer) if size < 0 else min(len(self._buffer), self._position + size)
+        data = self._buffer[self._position : end]
+        self._position = end
+        return data
 
     def close(self) -> None:
         self._closed.set()

@@ -188,6 +188,19 @@ def test_drop_empty_sections_keeps_parent_of_text() -> None:
     assert jawiki.drop_empty_sections(blocks) == [("概要", 2), ("詳細", 3), ("本文", 0), ("", 0)]
 
 
+def test_conversion_error_kept_as_reject(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def fail(wikitext: str) -> list[tuple[str, int]]:
+        raise ValueError("converter bug")
+
+    monkeypatch.setattr(jawiki, "wikitext_to_blocks", fail)
+    records = list(read(SourceConfig(path=DEMO / "jawiki"), raw_dir=tmp_path))
+    assert all(isinstance(record, ReaderReject) for record in records)
+    first = records[0]
+    assert isinstance(first, ReaderReject)
+    assert "page 1001 ('緑茶') could not be converted: ValueError('converter bug')" in first.reason
+    assert first.document.text.startswith("{{Infobox 飲料")
+
+
 # Options.
 
 
