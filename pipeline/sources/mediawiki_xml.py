@@ -169,20 +169,34 @@ def iter_pages(path: Path, *, source: str) -> Iterator[Page]:
                 last_page = page
                 yield page
     except defusedxml.DefusedXmlException as error:
-        raise SourceError(
-            f"source {source}: {path} declares a DTD or XML entities ({error!r}), which MediaWiki dumps never do; "
-            "the file was rejected without expanding them. Download the dump again from dumps.wikimedia.org"
-        ) from None
+        raise entities_error(path, source=source, detail=repr(error)) from None
     except (ElementTree.ParseError, EOFError, OSError) as error:
-        if last_page is None:
-            position = "before the first page"
-        else:
-            position = f"after page {last_page.page_id} ({last_page.title!r})"
         problem = "ends early" if _is_truncation(error) else "is not a well-formed MediaWiki dump"
-        raise SourceError(
-            f"source {source}: {path} {problem} {position} ({error}); every page before it was read. "
-            f"Download the dump again or fix sources.{source}.path, then rerun"
-        ) from None
+        raise damage_error(path, source=source, problem=f"{problem} ({error})", last_page=last_page) from None
+
+
+def entities_error(path: Path, *, source: str, detail: str) -> SourceError:
+    """Return the error for a dump that declares a DTD or entities, which is rejected unread."""
+    return SourceError(
+        f"source {source}: {path} declares a DTD or XML entities ({detail}), which MediaWiki dumps never do; "
+        "the file was rejected without expanding them. Download the dump again from dumps.wikimedia.org"
+    )
+
+
+def damage_error(path: Path, *, source: str, problem: str, last_page: Page | None) -> SourceError:
+    """Return the error for a dump that is cut short or malformed after ``last_page``.
+
+    Args:
+        path: The dump file.
+        source: Source name for the message and the config key, such as ``jawiki``.
+        problem: What is wrong, completing "<path> ...", such as ``ends early (...)``.
+        last_page: The last page read completely, or ``None`` if there was none.
+    """
+    position = "before the first page" if last_page is None else f"after page {last_page.page_id} ({last_page.title!r})"
+    return SourceError(
+        f"source {source}: {path} {problem} {position}; every page before it was read. "
+        f"Download the dump again or fix sources.{source}.path, then rerun"
+    )
 
 
 def _is_truncation(error: Exception) -> bool:
@@ -201,12 +215,13 @@ def _parse_pages(handle: ReadAhead) -> Iterator[Page]:
         if event != "end" or _local_name(element.tag) != "page":
             continue
 
-        yield _page_fields(element)
+        yield page_fields(element)
         # Drop the finished page, and every earlier sibling, so the tree never grows.
         root.clear()
 
 
-def _page_fields(page: ElementTree.Element) -> Page:
+def page_fields(page: ElementTree.Element) -> Page:
+    """Read the fields of a ``<page>`` element, with or without the export namespace in its tags."""
     fields: dict[str, str] = {}
     redirect = False
     for child in page:

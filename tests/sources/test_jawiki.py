@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.config import ConfigError, SourceConfig
 from pipeline.document import Document
-from pipeline.sources import ReaderReject, SourceError, jawiki
+from pipeline.sources import ReaderReject, SourceError, jawiki, jawiki_dump
 from pipeline.sources.jawiki import read
 from tests.conftest import DEMO, JAWIKI_SAMPLE, require
 
@@ -162,11 +162,11 @@ def test_sample_parallel_output_identical(sample: list[Document], tmp_path: Path
 
 
 def test_reference_heading_combined() -> None:
-    assert jawiki.is_reference_heading("出典・脚注")
+    assert jawiki_dump.is_reference_heading("出典・脚注")
 
 
 def test_reference_heading_prose_section() -> None:
-    assert not jawiki.is_reference_heading("歴史・脚注")
+    assert not jawiki_dump.is_reference_heading("歴史・脚注")
 
 
 def test_drop_reference_sections_only_trailing() -> None:
@@ -180,19 +180,19 @@ def test_drop_reference_sections_only_trailing() -> None:
         ("出典", 3),
         ("外部リンク", 2),
     ]
-    assert jawiki.drop_reference_sections(blocks) == blocks[:4]
+    assert jawiki_dump.drop_reference_sections(blocks) == blocks[:4]
 
 
 def test_drop_empty_sections_keeps_parent_of_text() -> None:
     blocks = [("概要", 2), ("詳細", 3), ("本文", 0), ("一覧", 2), ("", 0), ("表", 3)]
-    assert jawiki.drop_empty_sections(blocks) == [("概要", 2), ("詳細", 3), ("本文", 0), ("", 0)]
+    assert jawiki_dump.drop_empty_sections(blocks) == [("概要", 2), ("詳細", 3), ("本文", 0), ("", 0)]
 
 
 def test_conversion_error_kept_as_reject(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def fail(wikitext: str) -> list[tuple[str, int]]:
         raise ValueError("converter bug")
 
-    monkeypatch.setattr(jawiki, "wikitext_to_blocks", fail)
+    monkeypatch.setattr(jawiki_dump, "wikitext_to_blocks", fail)
     records = list(read(SourceConfig(path=DEMO / "jawiki"), raw_dir=tmp_path))
     assert all(isinstance(record, ReaderReject) for record in records)
     first = records[0]

@@ -14,6 +14,7 @@ from pipeline.config import SourceConfig
 from pipeline.document import Document
 from pipeline.sources import ReaderReject, SourceError
 from pipeline.sources.jawiki import read
+from pipeline.sources.mediawiki_streams import find_streams
 from pipeline.sources.mediawiki_xml import ReadAhead, iter_pages
 
 HEADER = (
@@ -140,7 +141,8 @@ def test_malformed_xml_raises(tmp_path: Path) -> None:
     xml = HEADER + ARTICLES[0] + "  <page><title>壊れた</tit></page>\n" + FOOTER
     _, error = read_until_error(write_bz2(tmp_path / "bad.xml.bz2", xml))
     assert error is not None
-    assert "not a well-formed MediaWiki dump after page 1" in str(error)
+    assert "is not a well-formed MediaWiki dump (mismatched tag" in str(error)
+    assert "after page 1 ('記事1')" in str(error)
 
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
@@ -240,3 +242,82 @@ def test_read_ahead_delivers_bytes_before_error() -> None:
         while chunk := stream.read(10):
             received += chunk
     assert received == b"x" * 250
+
+
+# Multistream dumps read stream by stream in worker processes.
+
+
+def write_multistream(path: Path, streams: list[str]) -> Path:
+    """Write each string as its own bz2 stream, back to back, as multistream dumps are laid out."""
+    path.write_bytes(b"".join(bz2.compress(stream.encode()) for stream in streams))
+    return path
+
+
+MIXED_PAGES = [
+    page_xml(1, "茶", "'''茶'''は[[飲み物]]である。"),
+    page_xml(2, "チャ", "#転送 [[茶]]", redirect="茶"),
+    page_xml(3, "紅茶", "紅茶は{{lang|en|black tea}}と呼ばれる。\n== 歴史 ==\n古い。"),
+    page_xml(4, "Wikipedia:案内", "案内の文。", namespace=4),
+    page_xml(5, "緑茶", "緑茶は発酵させない。"),
+    page_xml(6, "麦茶", "麦茶は茶ではない。"),
+]
+MULTISTREAM = [HEADER, "".join(MIXED_PAGES[:2]), "".join(MIXED_PAGES[2:4]), "".join(MIXED_PAGES[4:]), FOOTER]
+
+
+def test_find_streams_in_multistream(tmp_path: Path) -> None:
+    path = write_multistream(tmp_path / "jawiki-pages-articles-multistream.xml.bz2", MULTISTREAM)
+    assert len(find_streams(path)) == 5
+
+
+def test_find_streams_in_single_stream(tmp_path: Path) -> None:
+    assert len(find_streams(write_bz2(tmp_path / "a.xml.bz2", DUMP))) == 1
+
+
+@pytest.mark.timeout(60)
+def test_multistream_workers_match_sequential(tmp_path: Path) -> None:
+    path = write_multistream(tmp_path / "jawiki-pages-articles-multistream.xml.bz2", MULTISTREAM)
+    sequential, _ = read_until_error(path, workers=1)
+    parallel, error = read_until_error(path, workers=2)
+    assert error is None
+    assert [record.title for record in parallel] == ["茶", "紅茶", "緑茶", "麦茶"]
+    assert parallel == sequential
+
+
+@pytest.mark.timeout(60)
+def test_multistream_cut_keeps_earlier_articles(tmp_path: Path) -> None:
+    path = write_multistream(tmp_path / "cut-multistream.xml.bz2", MULTISTREAM[:4])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 30])
+    records, error = read_until_error(path, workers=2)
+    assert [record.title for record in records] == ["茶", "紅茶"]
+    assert error is not None
+    assert f"{path} ends early (bz2 stream cut short) after page 4 ('Wikipedia:案内')" in str(error)
+
+
+@pytest.mark.timeout(60)
+def test_multistream_missing_end_raises(tmp_path: Path) -> None:
+    path = write_multistream(tmp_path / "cut-multistream.xml.bz2", MULTISTREAM[:4])
+    records, error = read_until_error(path, workers=2)
+    assert [record.title for record in records] == ["茶", "紅茶", "緑茶", "麦茶"]
+    assert error is not None
+    assert "ends early (no closing </mediawiki>) after page 6 ('麦茶')" in str(error)
+
+
+@pytest.mark.timeout(60)
+def test_multistream_declared_entities_rejected(tmp_path: Path) -> None:
+    header = BILLION_LAUGHS[: BILLION_LAUGHS.index("<mediawiki>")] + "<mediawiki>\n"
+    path = write_multistream(tmp_path / "laughs-multistream.xml.bz2", [header, *MULTISTREAM[1:]])
+    records, error = read_until_error(path, workers=2)
+    assert records == []
+    assert error is not None
+    assert "declares a DTD or XML entities" in str(error)
+
+
+@pytest.mark.timeout(60)
+def test_multistream_undefined_entity_raises(tmp_path: Path) -> None:
+    streams = [HEADER, "".join(MIXED_PAGES[:2]), page_xml(7, "外部", "&ext;"), FOOTER]
+    path = write_multistream(tmp_path / "entity-multistream.xml.bz2", streams)
+    records, error = read_until_error(path, workers=2)
+    assert [record.title for record in records] == ["茶"]
+    assert error is not None
+    assert "is not a well-formed MediaWiki dump (undefined entity" in str(error)

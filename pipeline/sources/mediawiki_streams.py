@@ -1,0 +1,132 @@
+"""Reading the bz2 streams of a multistream dump (``*-pages-articles-multistream.xml.bz2``) one by one.
+
+A multistream dump is a series of independent bz2 streams of about 100 pages each, written
+back to back, so each stream can be decompressed and parsed in a different process. bz2
+decompression costs about twice as much CPU time as the conversion of the same wikitext to
+prose (see docs/benchmarks.md), so reading one stream at a time is what lets a dump use more
+than two cores. A plain ``pages-articles.xml.bz2`` is a single stream and is read by
+:func:`pipeline.sources.mediawiki_xml.iter_pages` instead.
+"""
+
+from __future__ import annotations
+
+import bz2
+import mmap
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import NamedTuple
+
+import defusedxml
+import defusedxml.ElementTree
+
+from pipeline.sources.mediawiki_xml import Page, page_fields
+
+# A stream starts with the header "BZh" and a block size digit, followed by the magic number
+# of its first block (0x314159265359, "1AY&SY"). Ten fixed bytes turn up by chance inside
+# compressed data too rarely to matter, and a false start would fail to decompress.
+_STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
+_PAGE_START = b"<page>"
+_PAGE_END = b"</page>"
+
+
+class Stream(NamedTuple):
+    """A byte range of a dump file that holds whole bz2 streams.
+
+    Args:
+        path: The dump file.
+        start: Offset of the first byte, in bytes.
+        end: Offset one past the last byte, in bytes.
+        first: True for the range at the start of the file, which holds the XML header.
+        last: True for the range at the end of the file, which holds ``</mediawiki>``.
+    """
+
+    path: Path
+    start: int
+    end: int
+    first: bool
+    last: bool
+
+
+class StreamPages(NamedTuple):
+    """The pages of one stream, in file order.
+
+    Args:
+        pages: Every page read completely.
+        problem: ``None`` for an intact stream; otherwise what is wrong, phrased to follow the
+            file name (``ends early (...)``), and the pages before the damage are in ``pages``.
+        declares_entities: True when the XML header declares a DTD or entities; such a dump is
+            rejected without reading any page.
+    """
+
+    pages: list[Page]
+    problem: str | None = None
+    declares_entities: bool = False
+
+
+def find_streams(path: Path) -> list[Stream]:
+    """Return the bz2 streams of ``path`` in file order; one stream for a plain bz2 file.
+
+    Returns an empty list when the file does not start with a bz2 stream.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        return []
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        starts = [match.start() for match in _STREAM_START.finditer(data)]
+    if not starts or starts[0] != 0:
+        return []
+
+    ends = [*starts[1:], size]
+    count = len(starts)
+    return [
+        Stream(path=path, start=start, end=end, first=index == 0, last=index == count - 1)
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True))
+    ]
+
+
+def read_stream(stream: Stream) -> StreamPages:
+    """Decompress one stream and parse its pages; damage is reported, not raised."""
+    with stream.path.open("rb") as handle:
+        handle.seek(stream.start)
+        compressed = handle.read(stream.end - stream.start)
+    xml, problem = _decompress(compressed)
+
+    first_page = xml.find(_PAGE_START)
+    header = xml if first_page == -1 else xml[:first_page]
+    if stream.first and (b"<!DOCTYPE" in header or b"<!ENTITY" in header):
+        return StreamPages(pages=[], declares_entities=True)
+
+    pages: list[Page] = []
+    position = 0
+    while (start := xml.find(_PAGE_START, position)) != -1:
+        end = xml.find(_PAGE_END, start)
+        if end == -1:
+            return StreamPages(pages, problem or "ends early (inside a <page>)")
+        end += len(_PAGE_END)
+        try:
+            element = defusedxml.ElementTree.fromstring(xml[start:end], forbid_dtd=True)
+        except (ElementTree.ParseError, defusedxml.DefusedXmlException) as error:
+            return StreamPages(pages, f"is not a well-formed MediaWiki dump ({error})")
+        pages.append(page_fields(element))
+        position = end
+
+    if problem is None and stream.last and b"</mediawiki>" not in xml[position:]:
+        problem = "ends early (no closing </mediawiki>)"
+    return StreamPages(pages, problem)
+
+
+def _decompress(compressed: bytes) -> tuple[bytes, str | None]:
+    """Decompress every bz2 stream in ``compressed``; return the output and what went wrong, if anything."""
+    pieces = []
+    remaining = compressed
+    while remaining:
+        decompressor = bz2.BZ2Decompressor()
+        try:
+            pieces.append(decompressor.decompress(remaining))
+        except OSError as error:
+            return b"".join(pieces), f"is corrupt ({error})"
+        if not decompressor.eof:
+            return b"".join(pieces), "ends early (bz2 stream cut short)"
+        remaining = decompressor.unused_data
+    return b"".join(pieces), None
