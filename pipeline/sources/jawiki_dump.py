@@ -2,9 +2,10 @@
 
 Only articles are kept: namespace 0 and not a redirect. Their wikitext is converted to prose
 by :mod:`pipeline.sources.wikimarkup` in ``workers`` processes, and the documents come out in
-dump order whatever the number of workers. A multistream dump read with two or more workers
-is also decompressed in the workers, one bz2 stream per task; any other dump is decompressed
-and parsed in the calling process while the workers convert.
+dump order whatever the number of workers. A multistream dump (whole pages in each bz2
+stream) read with two or more workers is also decompressed in the workers, one stream per
+task; any other dump is decompressed and parsed in the calling process while the workers
+convert.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import NamedTuple
 
 from pipeline.document import TITLE_LEVEL, Document
 from pipeline.sources import ReaderReject
-from pipeline.sources.mediawiki_streams import Stream, find_streams, read_stream
+from pipeline.sources.mediawiki_streams import Stream, find_streams, read_stream, split_at_pages
 from pipeline.sources.mediawiki_xml import Page, damage_error, entities_error, iter_pages
 from pipeline.sources.ordered_map import ordered_map
 from pipeline.sources.wikimarkup import Block, wikitext_to_blocks
@@ -49,8 +50,10 @@ def read_dump(path: Path, *, keep_reference_sections: bool, workers: int) -> Ite
     """
     counts: Counter[str] = Counter()
     streams = find_streams(path) if workers > 1 and path.name.endswith(".bz2") else []
+    if not split_at_pages(streams):
+        streams = []
     logger.info("%s: converting %s with %d worker(s), %d bz2 stream(s)", SOURCE, path, workers, len(streams) or 1)
-    if len(streams) > 1:
+    if streams:
         yield from _read_streams(
             streams, keep_reference_sections=keep_reference_sections, workers=workers, counts=counts
         )
@@ -88,7 +91,7 @@ class StreamRecords(NamedTuple):
         records: The stream's articles as documents or rejects, in dump order.
         counts: Pages of the stream by kind (articles, redirects, other namespaces).
         last_page: The last page read completely, or ``None``.
-        problem: What is wrong with the stream, or ``None``; see :class:`StreamPages`.
+        problem: What is wrong with the stream, or ``None``; see ``mediawiki_streams.StreamPages``.
         declares_entities: True when the dump declares a DTD or entities.
     """
 

@@ -28,6 +28,7 @@ from pipeline.sources.mediawiki_xml import Page, page_fields
 _STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 _PAGE_START = b"<page>"
 _PAGE_END = b"</page>"
+_NOT_SPLIT_AT_PAGES = "has a bz2 stream that splits a page, unlike a multistream dump (set workers: 1 to read it)"
 
 
 class Stream(NamedTuple):
@@ -85,20 +86,37 @@ def find_streams(path: Path) -> list[Stream]:
     ]
 
 
+def split_at_pages(streams: list[Stream]) -> bool:
+    """Return True when the streams hold whole pages, as in a multistream dump.
+
+    Other tools (pbzip2, lbzip2) also write many bz2 streams but cut them at fixed sizes,
+    in the middle of pages. The second stream shows which kind of file this is.
+    """
+    if len(streams) < 2:
+        return False
+    xml, problem = _decompress(_read_bytes(streams[1]))
+    content = xml.strip()
+    whole_pages = content.startswith(_PAGE_START) and content.endswith(_PAGE_END)
+    return problem is None and (whole_pages or content == b"</mediawiki>")
+
+
 def read_stream(stream: Stream) -> StreamPages:
     """Decompress one stream and parse its pages; damage is reported, not raised."""
-    with stream.path.open("rb") as handle:
-        handle.seek(stream.start)
-        compressed = handle.read(stream.end - stream.start)
-    xml, problem = _decompress(compressed)
+    xml, problem = _decompress(_read_bytes(stream))
 
     first_page = xml.find(_PAGE_START)
-    header = xml if first_page == -1 else xml[:first_page]
-    if stream.first and (b"<!DOCTYPE" in header or b"<!ENTITY" in header):
-        return StreamPages(pages=[], declares_entities=True)
+    before_pages = xml if first_page == -1 else xml[:first_page]
+    if stream.first:
+        if b"<!DOCTYPE" in before_pages or b"<!ENTITY" in before_pages:
+            return StreamPages(pages=[], declares_entities=True)
+        # Skip the <mediawiki> and <siteinfo> header.
+        position = len(before_pages)
+    else:
+        position = 0
+        if first_page != -1 and before_pages.strip() and problem is None:
+            return StreamPages(pages=[], problem=_NOT_SPLIT_AT_PAGES)
 
     pages: list[Page] = []
-    position = 0
     while (start := xml.find(_PAGE_START, position)) != -1:
         end = xml.find(_PAGE_END, start)
         if end == -1:
@@ -111,9 +129,18 @@ def read_stream(stream: Stream) -> StreamPages:
         pages.append(page_fields(element))
         position = end
 
-    if problem is None and stream.last and b"</mediawiki>" not in xml[position:]:
+    trailer = xml[position:].strip()
+    if problem is None and stream.last and trailer != b"</mediawiki>":
         problem = "ends early (no closing </mediawiki>)"
+    if problem is None and not stream.last and trailer:
+        problem = _NOT_SPLIT_AT_PAGES
     return StreamPages(pages, problem)
+
+
+def _read_bytes(stream: Stream) -> bytes:
+    with stream.path.open("rb") as handle:
+        handle.seek(stream.start)
+        return handle.read(stream.end - stream.start)
 
 
 def _decompress(compressed: bytes) -> tuple[bytes, str | None]:

@@ -14,7 +14,7 @@ from pipeline.config import SourceConfig
 from pipeline.document import Document
 from pipeline.sources import ReaderReject, SourceError
 from pipeline.sources.jawiki import read
-from pipeline.sources.mediawiki_streams import find_streams
+from pipeline.sources.mediawiki_streams import find_streams, read_stream
 from pipeline.sources.mediawiki_xml import ReadAhead, iter_pages
 
 HEADER = (
@@ -321,3 +321,23 @@ def test_multistream_undefined_entity_raises(tmp_path: Path) -> None:
     assert [record.title for record in records] == ["茶"]
     assert error is not None
     assert "is not a well-formed MediaWiki dump (undefined entity" in str(error)
+
+
+@pytest.mark.timeout(60)
+def test_streams_cut_mid_page_read_sequentially(tmp_path: Path) -> None:
+    # pbzip2 and lbzip2 write one bz2 stream per fixed-size block, cutting pages in two.
+    xml = (HEADER + "".join(MIXED_PAGES) + FOOTER).encode()
+    path = tmp_path / "blocks.xml.bz2"
+    path.write_bytes(b"".join(bz2.compress(xml[start : start + 300]) for start in range(0, len(xml), 300)))
+    parallel, error = read_until_error(path, workers=2)
+    assert error is None
+    assert [record.title for record in parallel] == ["茶", "紅茶", "緑茶", "麦茶"]
+
+
+def test_stream_cut_mid_page_reported(tmp_path: Path) -> None:
+    xml = (HEADER + "".join(MIXED_PAGES) + FOOTER).encode()
+    path = tmp_path / "blocks.xml.bz2"
+    path.write_bytes(b"".join(bz2.compress(xml[start : start + 300]) for start in range(0, len(xml), 300)))
+    result = read_stream(find_streams(path)[1])
+    assert result.problem is not None
+    assert "splits a page" in result.problem
