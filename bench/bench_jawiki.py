@@ -16,8 +16,9 @@ that load from other processes hits both alike:
 - reading: ``iter_pages`` alone over that dump (decompression and XML parsing, no
   conversion), the part that stays serial in a single-stream dump.
 
-Besides wall-clock time, each run records the CPU time of all processes, so MB per CPU-second
-shows the work per core even when other processes share the machine.
+Besides wall-clock time, each run records the CPU time of all processes. MB per CPU-second
+shows the work per core even when other processes share the machine, and "cores used" (CPU
+time over wall-clock time) shows how much of the machine the run actually got.
 
 Throughput is megabytes (10^6 bytes) of UTF-8 wikitext per second. The projection for full
 jawiki scales the measured time per article to 1.4 million articles; it is an estimate.
@@ -120,14 +121,14 @@ def main() -> None:
 
     size = megabytes * arguments.repeat
     print(
-        f"{'measurement':<12} {'workers':>7} {'wall s':>8} {'CPU s':>8} {'MB/s':>7} "
+        f"{'measurement':<12} {'workers':>7} {'wall s':>8} {'CPU s':>8} {'cores used':>10} {'MB/s':>7} "
         f"{'MB/s/core':>9} {'MB/CPU-s':>8} {'2:1 speed-up':>12}"
     )
     for name, times in (("conversion", conversion_times), ("end to end", end_to_end_times), ("reading", reading_times)):
         for workers, (wall, cpu) in times.items():
             speedup = f"{times[1][0] / times[2][0]:.2f}" if workers == 2 else ""
             print(
-                f"{name:<12} {workers:>7} {wall:>8.3f} {cpu:>8.3f} {size / wall:>7.2f} "
+                f"{name:<12} {workers:>7} {wall:>8.3f} {cpu:>8.3f} {cpu / wall:>10.2f} {size / wall:>7.2f} "
                 f"{size / wall / workers:>9.2f} {size / cpu:>8.2f} {speedup:>12}"
             )
 

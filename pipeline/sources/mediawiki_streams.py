@@ -2,9 +2,9 @@
 
 A multistream dump is a series of independent bz2 streams of about 100 pages each, written
 back to back, so each stream can be decompressed and parsed in a different process. bz2
-decompression costs about twice as much CPU time as the conversion of the same wikitext to
-prose (see docs/benchmarks.md), so reading one stream at a time is what lets a dump use more
-than two cores. A plain ``pages-articles.xml.bz2`` is a single stream and is read by
+decompression takes CPU time comparable to the conversion of the same wikitext to prose (see
+docs/benchmarks.md), so reading one stream per task is what lets a dump use more than two
+cores. A plain ``pages-articles.xml.bz2`` is a single stream and is read by
 :func:`pipeline.sources.mediawiki_xml.iter_pages` instead.
 """
 
