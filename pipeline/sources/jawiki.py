@@ -109,6 +109,13 @@ def _local_files(path: Path) -> tuple[list[Path], list[Path]]:
             f"source {SOURCE}: {path} contains both Parquet files and XML dumps, which would read the same articles "
             f"twice; point sources.{SOURCE}.path at one of them"
         )
+    plain_names = {file.name for file in dumps if file.suffix == ".xml"}
+    doubled = [file for file in dumps if file.suffix == ".bz2" and file.name.removesuffix(".bz2") in plain_names]
+    if doubled:
+        raise SourceError(
+            f"source {SOURCE}: {doubled[0]} is next to its decompressed copy, which would read the same articles "
+            f"twice; remove one of them or point sources.{SOURCE}.path at a single file"
+        )
     return parquet_files, dumps
 
 

@@ -2,10 +2,9 @@
 
 Only articles are kept: namespace 0 and not a redirect. Their wikitext is converted to prose
 by :mod:`pipeline.sources.wikimarkup` in ``workers`` processes, and the documents come out in
-dump order whatever the number of workers. A multistream dump (whole pages in each bz2
-stream) read with two or more workers is also decompressed in the workers, one stream per
-task; any other dump is decompressed and parsed in the calling process while the workers
-convert.
+dump order whatever the number of workers. With two or more workers, a multistream dump
+(whole pages in each bz2 stream) is also decompressed in the workers, one stream per task.
+Any other dump is decompressed and parsed in the calling process while the workers convert.
 """
 
 from __future__ import annotations

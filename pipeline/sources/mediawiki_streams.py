@@ -32,14 +32,14 @@ _NOT_SPLIT_AT_PAGES = "has a bz2 stream that splits a page, unlike a multistream
 
 
 class Stream(NamedTuple):
-    """A byte range of a dump file that holds whole bz2 streams.
+    """A byte range of a dump file that contains whole bz2 streams.
 
     Args:
         path: The dump file.
         start: Offset of the first byte, in bytes.
         end: Offset one past the last byte, in bytes.
-        first: True for the range at the start of the file, which holds the XML header.
-        last: True for the range at the end of the file, which holds ``</mediawiki>``.
+        first: True for the range at the start of the file, which contains the XML header.
+        last: True for the range at the end of the file, which contains ``</mediawiki>``.
     """
 
     path: Path
@@ -54,8 +54,8 @@ class StreamPages(NamedTuple):
 
     Args:
         pages: Every page read completely.
-        problem: ``None`` for an intact stream; otherwise what is wrong, phrased to follow the
-            file name (``ends early (...)``), and the pages before the damage are in ``pages``.
+        problem: ``None`` for an intact stream. Otherwise it says what is wrong, phrased to
+            follow the file name (``ends early (...)``), and ``pages`` has the pages before the damage.
         declares_entities: True when the XML header declares a DTD or entities; such a dump is
             rejected without reading any page.
     """
@@ -87,7 +87,7 @@ def find_streams(path: Path) -> list[Stream]:
 
 
 def split_at_pages(streams: list[Stream]) -> bool:
-    """Return True when the streams hold whole pages, as in a multistream dump.
+    """Return True when each stream contains whole pages, as in a multistream dump.
 
     Other tools (pbzip2, lbzip2) also write many bz2 streams but cut them at fixed sizes,
     in the middle of pages. The second stream shows which kind of file this is.

@@ -282,6 +282,14 @@ def test_parquet_and_dump_in_one_folder(tmp_path: Path) -> None:
         list(read(SourceConfig(path=tmp_path), raw_dir=tmp_path))
 
 
+def test_dump_next_to_decompressed_copy(tmp_path: Path) -> None:
+    xml = (DEMO / "jawiki" / "jawiki-demo-pages-articles.xml").read_bytes()
+    (tmp_path / "jawiki-pages-articles.xml").write_bytes(xml)
+    (tmp_path / "jawiki-pages-articles.xml.bz2").write_bytes(bz2.compress(xml))
+    with pytest.raises(SourceError, match="next to its decompressed copy"):
+        list(read(SourceConfig(path=tmp_path), raw_dir=tmp_path))
+
+
 def test_unsupported_file(tmp_path: Path) -> None:
     path = tmp_path / "jawiki.txt"
     path.write_text("本文", encoding="utf-8")
