@@ -5,8 +5,8 @@
 1. HTML comments are removed; ``<ref>``, ``<math>``, ``<gallery>`` and similar elements are
    removed with their content; ``<nowiki>`` and ``<pre>`` content is shielded from the
    later steps.
-2. Templates are expanded innermost first: the ones that carry prose keep it
-   (:mod:`pipeline.sources.wikitemplates`), all others are removed.
+2. Templates are expanded innermost first (:mod:`pipeline.sources.wikiexpansion`): the ones
+   that carry prose keep it (:mod:`pipeline.sources.wikitemplates`), all others are removed.
 3. Tables are removed.
 4. Internal links become their visible text; files, images, categories and interlanguage
    links are removed. External links keep their label.
@@ -18,32 +18,20 @@ Every scan moves forward through the text and keeps a bounded stack, so the time
 the length of the page even for malformed markup (unclosed ``{{``, stray ``]]``). Unclosed
 markup keeps its text and loses only the markers, which is what a reader sees as well.
 
-Wherever markup is removed, the steps leave a :data:`REMOVED` mark, so that brackets emptied
-by a removed template, such as ``（、）`` or ``()``, can be told apart from brackets the
-author wrote empty. The marks are deleted before a line is returned.
+Wherever markup is removed, the steps leave the mark :data:`~pipeline.sources.wikimarks.REMOVED`,
+so that brackets emptied by a removed template, such as ``（、）`` or ``()``, can be told
+apart from brackets the author wrote empty. The marks are deleted before a line is returned.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import itertools
 import re
 from collections.abc import Callable
 
-from pipeline.sources.wikitemplates import Params, template_rule
-
-REMOVED = "\ufdef"
-"""Mark left where markup was removed (a Unicode noncharacter, never part of real text)."""
-
-# Characters shielded inside <nowiki> and <pre> are swapped for noncharacters until the end.
-_SHIELDED = "[]{}|=<>'*#:;!-_~"
-_SHIELD = str.maketrans({char: chr(0xFDD0 + index) for index, char in enumerate(_SHIELDED)})
-_UNSHIELD = str.maketrans({chr(0xFDD0 + index): char for index, char in enumerate(_SHIELDED)})
-_NONCHARACTERS = str.maketrans(dict.fromkeys(range(0xFDD0, 0xFDF0)))
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef]")
-_SHIELDED_PIPE = "|".translate(_SHIELD)
-_SHIELDED_EQUALS = "=".translate(_SHIELD)
+from pipeline.sources.wikiexpansion import expand_templates
+from pipeline.sources.wikimarks import NONCHARACTER, NONCHARACTERS, REMOVED, SHIELD, UNSHIELD
 
 # Elements removed together with their content.
 _DROPPED_ELEMENTS = frozenset(
@@ -53,13 +41,10 @@ _DROPPED_ELEMENTS = frozenset(
 _LITERAL_ELEMENTS = frozenset({"nowiki", "pre"})
 _ELEMENT_TAG = re.compile(r"<(/?)(" + "|".join(sorted(_DROPPED_ELEMENTS | _LITERAL_ELEMENTS)) + r")\b([^<>]*)>", re.I)
 
-# Real pages nest templates a few levels deep. Openings past these depths are ignored, so
-# malformed pages cannot make the work per page grow faster than its length.
-MAX_TEMPLATE_DEPTH = 40
+# Links nest in image captions, two levels deep in a sample of 120 jawiki pages. Openings past
+# this depth are ignored, so malformed pages cannot make the work grow faster than their length.
 MAX_LINK_DEPTH = 16
 
-_BRACES = re.compile(r"\{\{+|\}\}+")
-_BRACES_AND_SEPARATORS = re.compile(r"\{\{+|\}\}+|\[\[|\]\]|\|")
 _LINK_BRACKETS = re.compile(r"\[\[|\]\]")
 
 _FILE_NAMESPACES = frozenset({"file", "image", "media", "ファイル", "画像", "メディア"})
@@ -115,7 +100,7 @@ def wikitext_to_blocks(wikitext: str) -> list[Block]:
         headings (``==`` is 2, ``===`` is 3). Lines are stripped and may be empty.
     """
     # str.translate is slow, and pages almost never contain noncharacters.
-    text = wikitext.translate(_NONCHARACTERS) if _NONCHARACTER.search(wikitext) else wikitext
+    text = wikitext.translate(NONCHARACTERS) if NONCHARACTER.search(wikitext) else wikitext
     text = remove_comments(text)
     text = remove_elements(text)
     text = expand_templates(text)
@@ -174,137 +159,10 @@ def remove_elements(text: str) -> str:
             continue
 
         content = text[position : closing.start()]
-        pieces.append(REMOVED if dropped else content.translate(_SHIELD))
+        pieces.append(REMOVED if dropped else content.translate(SHIELD))
         position = closing.end()
     pieces.append(text[position:])
     return "".join(pieces)
-
-
-class _Template:
-    """An open ``{{`` while its parameters are being collected."""
-
-    __slots__ = ("braces", "link_depth", "pieces", "splits")
-
-    def __init__(self, braces: int) -> None:
-        self.braces = braces
-        self.link_depth = 0
-        self.pieces: list[str] = []
-        # Indices into pieces where the second, third, ... parameter starts.
-        self.splits: list[int] = []
-
-    def name(self) -> str:
-        return "".join(self.pieces[: self.splits[0]] if self.splits else self.pieces)
-
-    def params(self) -> list[str]:
-        bounds = [0, *self.splits, len(self.pieces)]
-        return ["".join(self.pieces[start:end]) for start, end in itertools.pairwise(bounds)]
-
-
-def expand_templates(text: str) -> str:
-    """Replace every ``{{template}}`` with its visible prose, or with :data:`REMOVED`.
-
-    Brace runs are matched the way MediaWiki's preprocessor matches them: a closing run
-    closes the innermost opening, three braces make a template parameter ``{{{1|default}}}``
-    and two a template, and the braces left over stay open. Parameters are split at ``|``
-    outside of inner templates and links.
-    """
-    base: list[str] = []
-    stack: list[_Template] = []
-    position = 0
-    while True:
-        pattern = _BRACES_AND_SEPARATORS if stack else _BRACES
-        match = pattern.search(text, position)
-        if match is None:
-            break
-        out = stack[-1].pieces if stack else base
-        out.append(text[position : match.start()])
-        position = match.end()
-        token = match.group()
-
-        if token[0] == "{":
-            if len(stack) < MAX_TEMPLATE_DEPTH:
-                stack.append(_Template(len(token)))
-            continue
-
-        if token[0] == "}":
-            _close_templates(stack, base, len(token))
-            continue
-
-        template = stack[-1]
-        if token == "[[":
-            template.link_depth += 1
-        elif token == "]]":
-            template.link_depth = max(template.link_depth - 1, 0)
-        elif template.link_depth == 0:
-            template.splits.append(len(template.pieces))
-            continue
-        out.append(token)
-
-    (stack[-1].pieces if stack else base).append(text[position:])
-
-    # Unclosed templates lose their braces and keep their text, in order.
-    for template in stack:
-        base.append("|".join(template.params()))
-    return "".join(base)
-
-
-def _close_templates(stack: list[_Template], base: list[str], closing: int) -> None:
-    """Match a run of ``closing`` braces against the open templates on ``stack``."""
-    while closing >= 2 and stack:
-        template = stack.pop()
-        used = 3 if min(closing, template.braces) >= 3 else 2
-        rendered = _render_argument(template) if used == 3 else _render_template(template)
-        closing -= used
-        template.braces -= used
-
-        if template.braces >= 2:
-            # {{{{a}}|b}}: the expansion becomes the start of a template still open.
-            template.pieces = [rendered]
-            template.splits = []
-            template.link_depth = 0
-            stack.append(template)
-            continue
-
-        out = stack[-1].pieces if stack else base
-        if template.braces == 1:
-            out.append("{")
-        out.append(rendered)
-
-    if closing == 1:
-        (stack[-1].pieces if stack else base).append("}")
-
-
-def _render_argument(template: _Template) -> str:
-    """Expand ``{{{name|default}}}`` (a template parameter) to its default, as on a page that passes none."""
-    return "|".join(template.params()[1:])
-
-
-def _render_template(template: _Template) -> str:
-    name = template.name().strip()
-    if name == "!":
-        return _SHIELDED_PIPE
-    if name == "=":
-        return _SHIELDED_EQUALS
-    rule = template_rule(name)
-    if rule is None:
-        return REMOVED
-
-    named: Params = {}
-    position = 0
-    for param in template.params()[1:]:
-        key, equals, value = param.partition("=")
-        if equals:
-            named[key.strip()] = value.strip()
-        else:
-            # Positional parameters are numbered among themselves: {{a|x=1|b}} has "b" as 1.
-            position += 1
-            named.setdefault(str(position), param)
-
-    rendered = rule(named)
-    if not rendered:
-        return REMOVED
-    # An "=" in the expansion is text, not the separator of a named parameter of an outer template.
-    return rendered.replace("=", _SHIELDED_EQUALS)
 
 
 def remove_tables(text: str) -> str:
@@ -425,8 +283,8 @@ def finish_text(text: str, *, line_breaks: bool) -> str:
         text = text.replace(REMOVED, "")
     # Markers left by markup too malformed to pair up (such as "{{{{a}}") carry no text.
     text = _LEFTOVER_MARKUP.sub("", text)
-    if _NONCHARACTER.search(text):
-        text = text.translate(_UNSHIELD)
+    if NONCHARACTER.search(text):
+        text = text.translate(UNSHIELD)
     if "&" in text:
         text = html.unescape(text)
     return "\n".join(part.strip() for part in text.split("\n"))
