@@ -176,7 +176,8 @@ def clean_source(name: str, config: Config, steps: list[Filter] | None = None) -
     seconds = {"read": 0.0, "write": 0.0}
     error: SourceError | None = None
 
-    records = _timed(get_reader(name)(config.sources[name], raw_dir=config.raw_dir), seconds)
+    workers = config.workers or os.cpu_count() or 1
+    records = _timed(get_reader(name)(config.sources[name], raw_dir=config.raw_dir, workers=workers), seconds)
     documents = _clean(records, steps, read_stats, rejects_writer, trail)
     # Segmentation works on batches in worker processes, so it wraps the stream of kept
     # documents here and receives every kept document once, in order.

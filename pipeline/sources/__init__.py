@@ -1,6 +1,7 @@
 """Source readers, one module per corpus, each turning raw files into :class:`Document` records.
 
-A reader is a function ``read(config, *, raw_dir) -> Iterator[Document | ReaderReject]``. It
+A reader is a function ``read(config, *, raw_dir, workers) -> Iterator[Document | ReaderReject]``,
+where ``workers`` is the number of processes it may use (at least 1). It
 yields a :class:`ReaderReject` for an input record it cannot turn into a document, so that the
 corpus stage keeps it with its reason instead of dropping it.
 """

@@ -34,7 +34,7 @@ DEFAULT_URL = "https://www.rondhuit.com/download/ldcc-20140209.tar.gz"
 SKIPPED_FILES = frozenset({"LICENSE.txt", "README.txt", "CHANGES.txt"})
 
 
-def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderReject]:
+def read(config: SourceConfig, *, raw_dir: Path, workers: int = 1) -> Iterator[Document | ReaderReject]:
     """Yield one document per article, in archive member order (or sorted path order for a folder)."""
     if config.path is None:
         url = config.url or DEFAULT_URL

@@ -27,7 +27,7 @@ DEFAULT_HUB_CONFIG = "wikitext-103-raw-v1"
 _MARKERS = re.compile(r" @([-,.])@ ")
 
 
-def read(config: SourceConfig, *, raw_dir: Path) -> Iterator[Document | ReaderReject]:
+def read(config: SourceConfig, *, raw_dir: Path, workers: int = 1) -> Iterator[Document | ReaderReject]:
     """Yield one document per article, file by file in sorted name order."""
     if config.path is None:
         yield from _read_hub(config, raw_dir)
