@@ -38,3 +38,26 @@ def make_config(tmp_path: Path):
         return parse_config(data, origin="test config")
 
     return build
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """Run corpus, tokenizer and shards once on the real Livedoor and WikiText samples."""
+    from pipeline import corpus, shards, tokenizer
+
+    require(LIVEDOOR_SAMPLE)
+    require(WIKITEXT_SAMPLE)
+    root = tmp_path_factory.mktemp("shared-run")
+    config = parse_config(
+        {
+            "corpora_dir": str(root / "corpora"),
+            "outputs_dir": str(root / "outputs"),
+            "sources": {"livedoor": {"path": str(LIVEDOOR_SAMPLE)}, "wikitext": {"path": str(WIKITEXT_SAMPLE)}},
+            "tokenizer": {"vocab_size": 4000},
+            "shards": {"max_len": 64},
+        }
+    )
+    corpus.run(config)
+    tokenizer.run(config)
+    shards.run(config)
+    return config
