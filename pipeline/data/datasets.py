@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, SequentialSampler, get_worker_info
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
 from pipeline.data.order import EpochOrder, resolve_rank
 from pipeline.data.reader import ShardReader
@@ -98,8 +98,11 @@ class ShardDataset(_ShardOrderMixin, Dataset[Batch]):
     def __len__(self) -> int:
         return len(self.order.remaining())
 
-    def __getitem__(self, index: int | Sequence[int] | np.ndarray) -> Batch:
+    def __getitem__(self, index: int | Sequence[int] | np.ndarray | range) -> Batch:
         remaining = self.order.remaining()
+        if isinstance(index, range) and index.step == 1 and 0 <= index.start <= index.stop <= len(remaining):
+            # Consecutive positions of the epoch order: a slice, no index array to build.
+            return self.reader.fetch(remaining[index.start : index.stop])
         positions = np.asarray(index, dtype=np.int64)
         if positions.size and (positions.min() < -len(remaining) or positions.max() >= len(remaining)):
             raise IndexError(f"index {index} out of range for {len(remaining)} samples")
@@ -160,11 +163,31 @@ class ShardIterableDataset(_ShardOrderMixin, IterableDataset[Batch]):
             yield self.reader.fetch(remaining[start : start + self.batch_size])
 
 
+class _RangeSampler(Sampler[range]):
+    """Yield ``range(start, start + batch_size)`` over a dataset's current length.
+
+    A ``range`` pickles in a few bytes, where ``BatchSampler`` sends a list of ints to the
+    worker for every batch.
+    """
+
+    def __init__(self, dataset: ShardDataset, batch_size: int) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self) -> Iterator[range]:
+        length = len(self.dataset)
+        for start in range(0, length, self.batch_size):
+            yield range(start, min(start + self.batch_size, length))
+
+
 class ShardLoader(DataLoader):
     """``DataLoader`` over a shard dataset that counts the samples it yields, for exact resume.
 
     For a :class:`ShardDataset`, batches of ``batch_size`` consecutive indices are fetched
-    whole through ``dataset[indices]``. For a :class:`ShardIterableDataset`, the dataset's
+    whole through ``dataset[range(start, stop)]``. For a :class:`ShardIterableDataset`, the dataset's
     own ``batch_size`` applies. Other keyword arguments go to ``DataLoader``.
 
     Args:
@@ -182,7 +205,7 @@ class ShardLoader(DataLoader):
                 )
             super().__init__(dataset, batch_size=None, **kwargs)
         else:
-            sampler = BatchSampler(SequentialSampler(dataset), batch_size or 32, drop_last=False)
+            sampler = _RangeSampler(dataset, batch_size or 32)
             super().__init__(dataset, batch_size=None, sampler=sampler, **kwargs)
         self.samples_yielded = 0
 

@@ -20,6 +20,59 @@ import torch
 from pipeline.shards.schema import MANIFEST_FILE, SPLITS
 
 
+class Batch(dict[str, torch.Tensor]):
+    """A batch whose tensors are views of one ``uint8`` buffer, and which pickles as that buffer.
+
+    Pickling sends the buffer once and rebuilds the views on the other side, so a batch crosses
+    a ``DataLoader`` worker queue as one shared-memory transfer instead of one per tensor.
+    It is an ordinary ``dict`` otherwise: keys ``input_ids`` (int64 ``[rows, max_len]``),
+    ``global_mask`` and ``attention_mask`` (bool ``[rows, max_len]``), ``row_index`` (int64 ``[rows]``).
+    """
+
+    def __init__(self, buffer: torch.Tensor, rows: int, max_len: int) -> None:
+        input_ids, global_mask, attention_mask, row_index = self.views(buffer, rows, max_len)
+        super().__init__(
+            input_ids=input_ids, global_mask=global_mask, attention_mask=attention_mask, row_index=row_index
+        )
+        self._buffer = buffer
+        self._shape = (rows, max_len)
+
+    @staticmethod
+    def nbytes(rows: int, max_len: int) -> int:
+        return rows * max_len * 10 + rows * 8
+
+    @staticmethod
+    def views(buffer: torch.Tensor, rows: int, max_len: int) -> tuple[torch.Tensor, ...]:
+        """Return ``input_ids``, ``global_mask``, ``attention_mask`` and ``row_index`` as views of ``buffer``."""
+        tokens = rows * max_len
+        # The int64 parts come first, so their byte offsets stay multiples of 8.
+        input_ids = buffer[: tokens * 8].view(torch.int64).view(rows, max_len)
+        row_index = buffer[tokens * 8 : tokens * 8 + rows * 8].view(torch.int64)
+        global_mask = buffer[tokens * 8 + rows * 8 : tokens * 9 + rows * 8].view(torch.bool).view(rows, max_len)
+        attention_mask = buffer[tokens * 9 + rows * 8 :].view(torch.bool).view(rows, max_len)
+        return input_ids, global_mask, attention_mask, row_index
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A copy whose keys were replaced or extended (a collator's output) pickles as a plain dict.
+        if self.keys() != {"input_ids", "global_mask", "attention_mask", "row_index"} or any(
+            value.untyped_storage().data_ptr() != self._buffer.untyped_storage().data_ptr() for value in self.values()
+        ):
+            return (dict, (dict(self),))
+        return (Batch, (self._buffer, *self._shape))
+
+
+def _new_buffer(nbytes: int) -> torch.Tensor:
+    """Return an uninitialized ``uint8`` tensor, in shared memory inside a ``DataLoader`` worker.
+
+    A worker's output is moved to shared memory when it is queued; allocating it there first
+    saves that copy, as ``default_collate`` does for the batches it stacks.
+    """
+    if torch.utils.data.get_worker_info() is None:
+        return torch.empty(nbytes, dtype=torch.uint8)
+    storage = torch.UntypedStorage._new_shared(nbytes)
+    return torch.empty(0, dtype=torch.uint8).set_(storage)
+
+
 class ShardReader:
     """Rows of the shards of one split folder.
 
@@ -48,6 +101,7 @@ class ShardReader:
         self._ids: list[np.ndarray] = []
         self._mask_bytes: list[np.ndarray] = []
         self._mask_bit_offsets: list[int] = []
+        self._mask_rows: list[np.ndarray | None] = []
         self._buffers: list[pa.Buffer] = []
         for shard in self.manifest["shards"]:
             with pa.ipc.open_stream(pa.memory_map(str(self.folder / shard["file"]))) as reader:
@@ -70,8 +124,17 @@ class ShardReader:
         buffer = values.buffers()[1]
         assert buffer is not None
         self._buffers.append(buffer)
-        self._mask_bytes.append(np.frombuffer(buffer, dtype=np.uint8))
+        packed = np.frombuffer(buffer, dtype=np.uint8)
+        self._mask_bytes.append(packed)
         self._mask_bit_offsets.append(values.offset)
+        # When rows start on byte boundaries, each row is a run of max_len / 8 whole bytes.
+        if values.offset % 8 == 0 and self.max_len % 8 == 0:
+            start = values.offset // 8
+            self._mask_rows.append(
+                packed[start : start + batch.num_rows * self.max_len // 8].reshape(-1, self.max_len // 8)
+            )
+        else:
+            self._mask_rows.append(None)
 
     def __getstate__(self) -> dict[str, Any]:
         # Workers started with spawn reopen the memory maps instead of receiving copies.
@@ -85,7 +148,7 @@ class ShardReader:
         self.rows = int(self.manifest["rows"])
         self._open()
 
-    def fetch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+    def fetch(self, rows: np.ndarray) -> Batch:
         """Return the batch of split-wide row numbers ``rows``.
 
         Returns:
@@ -96,39 +159,36 @@ class ShardReader:
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.rows):
             raise IndexError(f"row out of range for {self.rows} rows in {self.folder}")
-        count, max_len = len(rows), self.max_len
-        tokens = count * max_len
-        buffer = torch.empty(tokens * 10 + count * 8, dtype=torch.uint8)
-        input_ids = buffer[: tokens * 8].view(torch.int64).view(count, max_len)
-        row_index = buffer[tokens * 8 : tokens * 8 + count * 8].view(torch.int64)
-        global_mask = buffer[tokens * 8 + count * 8 : tokens * 9 + count * 8].view(torch.bool).view(count, max_len)
-        attention_mask = buffer[tokens * 9 + count * 8 :].view(torch.bool).view(count, max_len)
+        batch = Batch(_new_buffer(Batch.nbytes(len(rows), self.max_len)), len(rows), self.max_len)
+        ids_out = batch["input_ids"].numpy()
+        global_out = batch["global_mask"].numpy()
+        attention_out = batch["attention_mask"].numpy()
+        batch["row_index"].numpy()[:] = rows
 
-        ids_out = input_ids.numpy()
-        global_out = global_mask.numpy()
-        attention_out = attention_mask.numpy()
-        row_index.numpy()[:] = rows
         chunks = np.searchsorted(self._chunk_starts, rows, side="right") - 1
-        present = np.unique(chunks).tolist()
-        for chunk in present:
-            selected = slice(None) if len(present) == 1 else chunks == chunk
+        if not rows.size or chunks.min() == chunks.max():
+            # The common case: every row lies in one record batch, so the outputs are filled in place.
+            chunk = int(chunks[0]) if rows.size else 0
+            local = rows - self._chunk_starts[chunk]
+            gathered = self._ids[chunk][local] if rows.size else np.zeros((0, self.max_len), dtype=np.uint16)
+            ids_out[:] = gathered
+            np.not_equal(gathered, self.pad_id, out=attention_out)
+            global_out[:] = self._unpack_mask(chunk, local)
+            return batch
+
+        for chunk in np.unique(chunks).tolist():
+            selected = chunks == chunk
             local = rows[selected] - self._chunk_starts[chunk]
             gathered = self._ids[chunk][local]
             ids_out[selected] = gathered
             attention_out[selected] = gathered != self.pad_id
             global_out[selected] = self._unpack_mask(chunk, local)
-        return {
-            "input_ids": input_ids,
-            "global_mask": global_mask,
-            "attention_mask": attention_mask,
-            "row_index": row_index,
-        }
+        return batch
 
     def _unpack_mask(self, chunk: int, local: np.ndarray) -> np.ndarray:
-        packed, bit_offset, max_len = self._mask_bytes[chunk], self._mask_bit_offsets[chunk], self.max_len
-        if bit_offset % 8 == 0 and max_len % 8 == 0:
-            start = bit_offset // 8
-            row_bytes = packed[start : start + (len(self._ids[chunk]) * max_len) // 8].reshape(-1, max_len // 8)
+        row_bytes = self._mask_rows[chunk]
+        if row_bytes is not None:
             return np.unpackbits(row_bytes[local], axis=1, bitorder="little").view(bool)
-        positions = bit_offset + local[:, None] * max_len + np.arange(max_len)
+        positions = self._mask_bit_offsets[chunk] + local[:, None] * self.max_len + np.arange(self.max_len)
+        packed = self._mask_bytes[chunk]
         return ((packed[positions >> 3] >> (positions & 7)) & 1).astype(bool)

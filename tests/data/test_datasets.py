@@ -176,3 +176,26 @@ def test_resume_other_seed_rejected(shared_run: Config) -> None:
 
     with pytest.raises(ValueError, match="seed=1"):
         ShardDataset(folder, seed=2).load_state_dict(state)
+
+
+def test_range_index_is_slice(shared_run: Config) -> None:
+    dataset = ShardDataset(shared_run.shards_dir / "train", seed=4)
+
+    by_range = dataset[range(10, 42)]
+    by_list = dataset[list(range(10, 42))]
+
+    for key in ("input_ids", "global_mask", "attention_mask", "row_index"):
+        assert torch.equal(by_range[key], by_list[key])
+
+
+def test_batch_pickles_as_one_buffer(shared_run: Config) -> None:
+    import pickle
+
+    batch = ShardDataset(shared_run.shards_dir / "train")[[0, 1, 2]]
+    restored = pickle.loads(pickle.dumps(batch))
+    extended = pickle.loads(pickle.dumps({**batch, "labels": batch["input_ids"] + 1}))
+
+    storages = {value.untyped_storage().data_ptr() for value in restored.values()}
+    assert len(storages) == 1
+    assert all(torch.equal(restored[key], batch[key]) for key in batch)
+    assert torch.equal(extended["labels"], batch["input_ids"] + 1)
