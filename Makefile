@@ -23,6 +23,6 @@ test: install
 	$(PYTHON) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pipeline tests bench
-	$(VENV)/bin/ruff format --check pipeline tests bench
+	$(VENV)/bin/ruff check pipeline tests bench examples
+	$(VENV)/bin/ruff format --check pipeline tests bench examples
 	$(VENV)/bin/mypy

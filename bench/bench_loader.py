@@ -18,7 +18,7 @@ times (prepared as in :mod:`bench.bench_shards`), copies their ``input_ids`` int
 Every contender yields ``input_ids`` of the same shape; this pipeline's also yield
 ``global_mask``, ``attention_mask`` and ``row_index``, and ``datasets`` also yields ``global_mask``.
 Throughput counts ``input_ids`` tokens (padding included) per second of wall time, worker start
-included; the score is each median against the reference's median (target: at least 0.5).
+included. The score is each median against the reference's median (target: at least 0.5).
 CPU seconds per million tokens add this process and its joined workers; their ratio (reference
 over contender) is less sensitive to other load on the machine than wall time is.
 """

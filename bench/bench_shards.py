@@ -114,8 +114,8 @@ def run_stage(config: Config) -> int:
     return total
 
 
-def peak_rss_mib(config: Config, workdir: Path) -> float:
-    """Run the stage in a fresh process and return its peak resident set size in MiB."""
+def peak_rss_mib(config: Config, workdir: Path, contender: str) -> float:
+    """Run ``stage`` or ``reference`` in a fresh process and return its peak resident set size in MiB."""
     config_file = workdir / "rss-config.json"
     config_file.write_text(
         json.dumps(
@@ -130,13 +130,22 @@ def peak_rss_mib(config: Config, workdir: Path) -> float:
     code = (
         "import json, resource, sys, logging\n"
         "logging.disable(logging.INFO)\n"
+        "from pathlib import Path\n"
         "from pipeline.config import parse_config\n"
-        "from pipeline import shards\n"
-        "shards.run(parse_config(json.load(open(sys.argv[1]))))\n"
+        "from bench.bench_shards import run_reference, run_stage\n"
+        "config = parse_config(json.load(open(sys.argv[1])))\n"
+        "if sys.argv[2] == 'stage':\n"
+        "    run_stage(config)\n"
+        "else:\n"
+        "    run_reference(config, Path(sys.argv[3]))\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code, str(config_file)], cwd=REPOSITORY, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(config_file), contender, str(workdir / "rss-reference-ids.bin")],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return int(result.stdout.split()[-1]) / 1024
 
@@ -202,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     if not arguments.no_rss:
         one = prepare(arguments.config, workdir, repeat=1, shard_settings={})
         many = prepare(arguments.config, workdir, repeat=arguments.rss_repeat, shard_settings={})
-        rss_one, rss_many = peak_rss_mib(one, workdir), peak_rss_mib(many, workdir)
+        rss_one, rss_many = peak_rss_mib(one, workdir, "stage"), peak_rss_mib(many, workdir, "stage")
+        rss_reference = peak_rss_mib(many, workdir, "reference")
         print(
             f"peak RSS of the stage: x1 {rss_one:.0f} MiB, x{arguments.rss_repeat} {rss_many:.0f} MiB, "
-            f"ratio {rss_many / rss_one:.2f}"
+            f"ratio {rss_many / rss_one:.2f}; reference on x{arguments.rss_repeat}: {rss_reference:.0f} MiB"
         )
     return 0
 

@@ -3,9 +3,9 @@
 Each token attends to the tokens within ``--window`` positions and to every global token
 (``global_mask``); global tokens attend to every token. Positions enter through rotary
 embeddings on queries and keys. ``--objective mlm`` trains masked-language modelling on
-window-layout shards with :class:`pipeline.data.MaskedLanguageModelCollator`;
-``--objective causal`` trains next-token prediction on packed shards, where the causal
-mask also applies to global tokens, so they attend to every earlier token.
+window-layout shards with :class:`pipeline.data.MaskedLanguageModelCollator`.
+``--objective causal`` trains next-token prediction on packed shards. There the causal mask
+also applies to global tokens, so they attend to every earlier token.
 
     python -m examples.train_sparse --shards outputs/shards/train --objective mlm --steps 200
 

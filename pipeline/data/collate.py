@@ -18,7 +18,7 @@ class MaskedLanguageModelCollator:
     Each content token (any token that is not a special token such as ``[CLS]``, ``[SEP]`` or
     ``[PAD]``) is selected with probability ``probability``. A selected token becomes
     ``[MASK]`` with probability ``mask_share``, a random content token with probability
-    ``random_share``, and stays unchanged otherwise. ``labels`` holds the original id at
+    ``random_share``, and stays unchanged otherwise. ``labels`` contains the original id at
     selected positions and :data:`IGNORE_INDEX` elsewhere. Other keys pass through unchanged.
 
     The generator is seeded with ``seed`` plus the ``DataLoader`` worker id, so runs repeat

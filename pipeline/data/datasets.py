@@ -68,10 +68,10 @@ class ShardDataset(_ShardOrderMixin, Dataset[Batch]):
     """Map-style dataset over the remaining samples of this rank's current epoch.
 
     Index ``i`` is the ``i``-th remaining sample of the epoch order, so a ``DataLoader`` must
-    not shuffle again. ``dataset[i]`` returns one sample with ``[max_len]`` tensors;
-    ``dataset[[i, j, ...]]`` returns a whole batch with ``[batch, max_len]`` tensors, fetched
-    with one fancy index; ``__getitems__`` returns a list of samples, as ``DataLoader`` with
-    ``batch_size`` expects, gathered the same way.
+    not shuffle again. ``dataset[i]`` returns one sample with ``[max_len]`` tensors.
+    ``dataset[[i, j, ...]]`` and ``dataset[range(i, j)]`` return a whole batch with
+    ``[batch, max_len]`` tensors, fetched with one fancy index. ``__getitems__`` gathers the
+    same way but returns a list of samples, which is what ``DataLoader(batch_size=...)`` expects.
 
     Args:
         folder: Split folder, such as ``outputs/shards/train``.

@@ -40,7 +40,7 @@ class EpochOrder:
         rank: This rank.
         world_size: Number of ranks.
         drop_last: Whether every rank gets ``rows // world_size`` samples, so all ranks take the
-            same number of steps; up to ``world_size - 1`` rows of each epoch are then left out.
+            same number of steps. Up to ``world_size - 1`` rows of each epoch are then left out.
         epoch: Current epoch.
         position: Samples of this rank's epoch order already consumed.
     """

@@ -1,7 +1,7 @@
 """Memory-mapped access to the rows of one split folder, fetched a batch at a time.
 
-Opening a split maps every shard and reads only the Arrow metadata; the ``input_ids`` and
-``global_mask`` values stay in the page cache and numpy views point into them. A fetch gathers
+Opening a split maps every shard and reads only the Arrow metadata. The ``input_ids`` and
+``global_mask`` values stay in the page cache, and numpy views point into them. A fetch gathers
 the requested rows with one fancy index per record batch they fall in and writes the result
 into one ``uint8`` buffer that the returned tensors view. Tensors that share one storage cross
 the ``DataLoader`` worker queue as one shared-memory segment instead of one each.
@@ -64,8 +64,8 @@ class Batch(dict[str, torch.Tensor]):
 def _new_buffer(nbytes: int) -> torch.Tensor:
     """Return an uninitialized ``uint8`` tensor, in shared memory inside a ``DataLoader`` worker.
 
-    A worker's output is moved to shared memory when it is queued; allocating it there first
-    saves that copy, as ``default_collate`` does for the batches it stacks.
+    A worker's output is moved to shared memory when it is queued. Allocating it there first
+    saves that copy, which is what ``default_collate`` does for the batches it stacks.
     """
     if torch.utils.data.get_worker_info() is None:
         return torch.empty(nbytes, dtype=torch.uint8)

@@ -6,8 +6,8 @@ arithmetic, never looping over documents in Python, and both keep every content 
 - :class:`WindowLayout`: each document becomes ``ceil(tokens / (max_len - 2))`` rows (at least
   one) of ``[CLS]``, content, ``[SEP]``, then ``[PAD]``.
 - :class:`PackedLayout`: documents, each followed by ``[SEP]``, form one stream that is cut
-  into full rows; the tail of a batch waits for the next batch, and :meth:`PackedLayout.finish`
-  pads the last row of the split.
+  into full rows. The tail of a batch waits for the next batch, and
+  :meth:`PackedLayout.finish` pads the last row of the split.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ class GlobalMasker:
         table = np.zeros(0, dtype=bool)
         if "sentence_end" in policies:
             vocab_size = tokenizer.get_vocab_size()
-            # One decode_batch call decodes the vocabulary in Rust; a token that ends inside a
-            # multi-byte character decodes to U+FFFD and so never counts as a sentence end.
+            # One decode_batch call decodes the whole vocabulary in Rust. A token that ends inside
+            # a multi-byte character decodes to U+FFFD, so it never counts as a sentence end.
             texts = tokenizer.decode_batch([[token_id] for token_id in range(vocab_size)], skip_special_tokens=True)
             table = np.array([bool(text.rstrip()) and text.rstrip()[-1] in SENTENCE_END for text in texts], dtype=bool)
         return cls(frozenset(policies), table)

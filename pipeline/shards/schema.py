@@ -25,7 +25,7 @@ column                  type                                  meaning
 
 Window rows are ``[CLS]``, up to ``max_len - 2`` content tokens, ``[SEP]``, then ``[PAD]``.
 Packed rows are a stream of documents, each followed by ``[SEP]``, cut every ``max_len``
-tokens; a document piece at offset 0 whose index equals the previous row's last index
+tokens. A document piece at offset 0 whose index equals the previous row's last index
 continues that document. Only the last packed row of a split is padded.
 
 ``documents.arrow`` columns: ``id`` (string), ``source`` (string), ``tokens`` (int64, content

@@ -1,10 +1,14 @@
 """Shards stage: encode every cleaned document and write train and validation shards.
 
-Per batch of documents: read the id, source, text and heading columns from Parquet, encode the
-texts with :func:`pipeline.tokenizer.encode`, mark global content tokens, assign each document
-to a split by a hash of its id, cut rows with the configured layout, and append them to that
-split's shards. Encoding of the next batch runs in a background thread while the current one
-is laid out and written; ``encode_batch`` releases the GIL, so the Python work overlaps it.
+Each batch of documents goes through these steps:
+
+1. read the id, source, text and heading columns from Parquet;
+2. encode the texts with :func:`pipeline.tokenizer.encode` and mark global content tokens;
+3. assign each document to a split by a hash of its id;
+4. cut rows with the configured layout and append them to that split's shards.
+
+Encoding of the next batch runs in a background thread while the current one is laid out and
+written. ``encode_batch`` releases the GIL, so the Python work overlaps it.
 """
 
 from __future__ import annotations

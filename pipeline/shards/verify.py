@@ -1,16 +1,19 @@
 """Check written shards against their manifests: ``python -m pipeline verify --config FILE``.
 
 For each split folder, every file listed in ``manifest.json`` must exist with the recorded
-SHA-256, and every shard must have the layout's schema, the recorded row and token counts,
-token ids below the vocabulary size, no global ``[PAD]`` token, document indices inside the
-documents table, and, in the window layout, ``[CLS]`` as the first token of every row. The
-first failure raises :class:`ShardError` naming the shard and, for row checks, the row.
+SHA-256. Every shard must have:
+
+- the layout's schema and the recorded row and non-padding token counts;
+- token ids below the vocabulary size and no global ``[PAD]`` token;
+- document indices inside the documents table;
+- in the window layout, ``[CLS]`` as the first token of every row.
+
+The first failure raises :class:`ShardError` naming the shard and, for row checks, the row.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,6 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.shards.schema import DOCUMENTS_FILE, MANIFEST_FILE, SPLITS, sha256_file, shard_schema
-
-logger = logging.getLogger(__name__)
 
 
 class ShardError(ValueError):
