@@ -6,6 +6,7 @@ from tokenizers import Tokenizer
 
 from pipeline.config import Config
 from pipeline.document import Document
+from pipeline.parquet import documents_to_table
 from pipeline.shards.encoded import DocumentColumns
 from pipeline.shards.masks import GlobalMasker, heading_token_range
 from pipeline.tokenizer import TOKENIZER_FILE
@@ -84,3 +85,19 @@ def test_heading_range_of_empty_span(tokenizer: Tokenizer) -> None:
     encoding = tokenizer.encode(DOCUMENT.text, add_special_tokens=False)
 
     assert heading_token_range(encoding, 3, 3) is None
+
+
+def test_columns_of_sliced_batch() -> None:
+    documents = [
+        Document.from_blocks(id=f"t/{index}", source="t", title="T" * (index + 1), blocks=[("T" * (index + 1), 1)])
+        for index in range(4)
+    ]
+    batch = documents_to_table(documents).to_batches()[0].slice(2)
+
+    columns = DocumentColumns.from_record_batch(batch)
+
+    assert columns.ids == ["t/2", "t/3"]
+    assert columns.heading_offsets.tolist() == [0, 1, 2]
+    assert columns.heading_starts.tolist() == [0, 0]
+    assert columns.heading_ends.tolist() == [3, 4]
+    assert columns.heading_levels.tolist() == [1, 1]
