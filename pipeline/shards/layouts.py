@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from pipeline.shards.arrow import to_arrow
 from pipeline.shards.encoded import EncodedBatch
 
 
@@ -73,8 +74,8 @@ class RowBlock:
         """Build the Arrow record batch; numeric buffers are handed to Arrow without Python lists."""
         max_len = self.input_ids.shape[1]
         columns = [
-            pa.FixedSizeListArray.from_arrays(pa.array(self.input_ids.reshape(-1)), max_len),
-            pa.FixedSizeListArray.from_arrays(pa.array(self.global_mask.reshape(-1)), max_len),
+            pa.FixedSizeListArray.from_arrays(to_arrow(self.input_ids.reshape(-1)), max_len),
+            pa.FixedSizeListArray.from_arrays(to_arrow(self.global_mask.reshape(-1)), max_len),
             *(self.index_columns[name] for name in schema.names[2:]),
         ]
         return pa.RecordBatch.from_arrays(columns, schema=schema)
@@ -142,8 +143,8 @@ class WindowLayout:
             input_ids=input_ids,
             global_mask=global_mask,
             index_columns={
-                "document_index": pa.array((first_document + row_document).astype(np.int32)),
-                "window_index": pa.array((every_row - first_row[row_document]).astype(np.int32)),
+                "document_index": to_arrow((first_document + row_document).astype(np.int32)),
+                "window_index": to_arrow((every_row - first_row[row_document]).astype(np.int32)),
             },
             row_tokens=row_length + 2,
             document_rows=self.rows + first_row,
@@ -255,15 +256,15 @@ class PackedLayout:
         list_offsets = np.zeros(complete + 1, dtype=np.int32)
         np.cumsum(np.bincount(segment_row, minlength=complete), out=list_offsets[1:])
 
-        offsets = pa.array(list_offsets)
+        offsets = to_arrow(list_offsets)
         return RowBlock(
             input_ids=ids[: complete * max_len].reshape(complete, max_len),
             global_mask=mask[: complete * max_len].reshape(complete, max_len),
             index_columns={
                 "document_indices": pa.ListArray.from_arrays(
-                    offsets, pa.array(item_documents[segment_item].astype(np.int32))
+                    offsets, to_arrow(item_documents[segment_item].astype(np.int32))
                 ),
-                "document_offsets": pa.ListArray.from_arrays(offsets, pa.array(segment_offset.astype(np.int32))),
+                "document_offsets": pa.ListArray.from_arrays(offsets, to_arrow(segment_offset.astype(np.int32))),
             },
             row_tokens=np.full(complete, max_len, dtype=np.int64),
         )

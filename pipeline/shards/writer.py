@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pipeline.shards.arrow import string_array, to_arrow
 from pipeline.shards.encoded import EncodedBatch
 from pipeline.shards.layouts import PackedLayout, RowBlock, WindowLayout
 from pipeline.shards.schema import (
@@ -125,11 +126,11 @@ class DocumentsWriter:
 
     def write(self, batch: EncodedBatch, block: RowBlock) -> None:
         columns = [
-            pa.array(batch.ids, pa.string()),
-            pa.array(batch.sources, pa.string()),
-            pa.array(batch.lengths),
-            pa.array(block.document_rows.astype(np.int64)),
-            pa.array(block.document_offsets.astype(np.int32)),
+            string_array(batch.ids),
+            string_array(batch.sources),
+            to_arrow(batch.lengths.astype(np.int64)),
+            to_arrow(block.document_rows.astype(np.int64)),
+            to_arrow(block.document_offsets.astype(np.int32)),
         ]
         self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=DOCUMENTS_SCHEMA))
         self.rows += len(batch)
