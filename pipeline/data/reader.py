@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from pipeline.shards.arrow import numpy_view
 from pipeline.shards.schema import MANIFEST_FILE, SPLITS
 
 
@@ -116,7 +117,7 @@ class ShardReader:
             )
 
     def _add(self, batch: pa.RecordBatch) -> None:
-        ids = batch.column("input_ids").flatten().to_numpy(zero_copy_only=True)
+        ids = numpy_view(batch.column("input_ids").flatten())
         self._ids.append(ids.reshape(-1, self.max_len))
 
         # Booleans are bit-packed in Arrow (least significant bit first); keep the packed bytes.

@@ -30,10 +30,15 @@ def string_array(strings: list[str]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
 
 
-def numpy_values(array: pa.Array) -> np.ndarray:
-    """Return the values of an integer Arrow array without nulls as int64, read from its buffer."""
+def numpy_view(array: pa.Array) -> np.ndarray:
+    """Return a read-only numpy view of the values of a numeric Arrow array without nulls."""
     if array.null_count:
         raise ValueError(f"unexpected null in a {array.type} column")
     dtype = np.dtype(array.type.to_pandas_dtype())
     values = np.frombuffer(array.buffers()[1], dtype=dtype, count=array.offset + len(array))
-    return values[array.offset :].astype(np.int64)
+    return values[array.offset :]
+
+
+def numpy_values(array: pa.Array) -> np.ndarray:
+    """Return the values of an integer Arrow array without nulls as a new int64 array."""
+    return numpy_view(array).astype(np.int64)
