@@ -56,6 +56,8 @@ def encode_columns(
     tokenizer: Tokenizer, masker: GlobalMasker, columns: DocumentColumns, dtype: np.dtype
 ) -> EncodedBatch:
     """Encode a batch and concatenate its content token ids and global mask."""
+    # NOTE: a tokenizer trained on MeCab boundaries also takes each document's morpheme_ends;
+    # COLUMNS would then need the morpheme_ends column, or encode segments the texts again.
     encodings = encode(tokenizer, columns.texts)
     lengths = np.fromiter((len(encoding) for encoding in encodings), dtype=np.int64, count=len(encodings))
     tokens = np.fromiter(
