@@ -197,6 +197,11 @@ class ShardLoader(DataLoader):
     """
 
     def __init__(self, dataset: ShardDataset | ShardIterableDataset, *, batch_size: int | None = None, **kwargs: Any):
+        if kwargs.get("persistent_workers"):
+            raise ValueError(
+                "persistent_workers=True keeps each worker's copy of the dataset, so set_epoch and "
+                "load_state_dict would not reach it; leave persistent_workers off"
+            )
         if isinstance(dataset, ShardIterableDataset):
             if batch_size not in (None, dataset.batch_size):
                 raise ValueError(

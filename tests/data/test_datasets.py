@@ -199,3 +199,27 @@ def test_batch_pickles_as_one_buffer(shared_run: Config) -> None:
     assert len(storages) == 1
     assert all(torch.equal(restored[key], batch[key]) for key in batch)
     assert torch.equal(extended["labels"], batch["input_ids"] + 1)
+
+
+def test_loader_rejects_persistent_workers(shared_run: Config) -> None:
+    with pytest.raises(ValueError, match="persistent_workers"):
+        ShardLoader(ShardDataset(shared_run.shards_dir / "train"), num_workers=1, persistent_workers=True)
+
+
+def test_rank_from_distributed(shared_run: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.distributed as dist
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    folder = shared_run.shards_dir / "train"
+
+    dataset = ShardDataset(folder, seed=3)
+
+    assert (dataset.order.rank, dataset.order.world_size) == (1, 2)
+    assert len(dataset) == ShardReader(folder).rows // 2
+
+
+def test_invalid_rank(shared_run: Config) -> None:
+    with pytest.raises(ValueError, match="rank 2 of 2"):
+        ShardDataset(shared_run.shards_dir / "train", rank=2, world_size=2)

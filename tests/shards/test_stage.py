@@ -237,3 +237,13 @@ def _copy_config(shared_run: Config, tmp_path, shard_settings: dict) -> Config:
     )
     shutil.copytree(shared_run.tokenizer_dir, config.tokenizer_dir)
     return config
+
+
+def test_cls_policy_marks_first_token(shared_run: Config, packed_run: Config) -> None:
+    window = read_split(shared_run.shards_dir / "train")
+    window_mask = window.column("global_mask").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    packed = read_split(packed_run.shards_dir / "train")
+    packed_ids = packed.column("input_ids").combine_chunks().flatten().to_numpy()
+
+    assert window_mask.reshape(-1, 64)[:, 0].all()
+    assert not (packed_ids == CLS).any()
