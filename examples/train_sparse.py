@@ -193,6 +193,8 @@ def _train(
     torch.manual_seed(seed)
     dataset = ShardIterableDataset(shards, batch_size=batch_size, seed=seed)
     manifest = dataset.manifest
+    if not len(dataset):
+        raise ValueError(f"{shards} contains no rows; point --shards at a split folder with data")
     expected_layout = "window" if objective == "mlm" else "packed"
     if manifest["layout"] != expected_layout:
         logger.warning(

@@ -140,6 +140,11 @@ def run(config: Config) -> Path:
 
     for split, writer in writers.items():
         manifest = writer.close()
+        if split == "validation" and settings.validation_fraction > 0 and not manifest["documents"]:
+            logger.warning(
+                "validation: no document hashed below validation_fraction %s; raise it for a validation split",
+                settings.validation_fraction,
+            )
         logger.info(
             "%s: wrote %d documents in %d rows (%d tokens), %d shards, to %s",
             split,
