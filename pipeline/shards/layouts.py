@@ -87,11 +87,11 @@ def _exclusive_cumsum(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def _sum_per_document(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Sum a per-token array over each document's tokens."""
-    totals = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
-    ends = np.cumsum(lengths)
-    return totals[ends] - totals[ends - lengths]
+def _count_per_document(flags: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Count the true values of a per-token boolean array within each document's tokens."""
+    # Global tokens are few, so locating them is cheaper than a running sum over every token.
+    document = np.searchsorted(np.cumsum(lengths), np.flatnonzero(flags), side="right")
+    return np.bincount(document, minlength=len(lengths)).astype(np.int64)
 
 
 class WindowLayout:
@@ -120,18 +120,17 @@ class WindowLayout:
         rows = int(rows_per_document.sum())
         first_row = _exclusive_cumsum(rows_per_document)
         row_document = np.repeat(np.arange(documents), rows_per_document)
-
-        # Content token k of a document goes to row k // width, column 1 + k % width.
-        token_document = np.repeat(np.arange(documents), lengths)
-        position = np.arange(len(batch.tokens)) - batch.token_starts()[token_document]
-        flat_index = (first_row[token_document] + position // width) * max_len + 1 + position % width
-        input_ids = np.full((rows, max_len), self.special.pad, dtype=self.dtype)
-        global_mask = np.zeros((rows, max_len), dtype=bool)
-        input_ids.reshape(-1)[flat_index] = batch.tokens
-        global_mask.reshape(-1)[flat_index] = batch.global_mask
-
         row_length = np.full(rows, width, dtype=np.int64)
         row_length[first_row + rows_per_document - 1] = lengths - (rows_per_document - 1) * width
+
+        # Row r holds the next row_length[r] tokens of the batch, and a boolean-mask assignment
+        # fills true positions in row-major order, so one assignment lays out every document.
+        content = np.arange(width) < row_length[:, None]
+        input_ids = np.full((rows, max_len), self.special.pad, dtype=self.dtype)
+        global_mask = np.zeros((rows, max_len), dtype=bool)
+        input_ids[:, 1 : width + 1][content] = batch.tokens
+        global_mask[:, 1 : width + 1][content] = batch.global_mask
+
         every_row = np.arange(rows)
         input_ids[:, 0] = self.special.cls
         input_ids[every_row, row_length + 1] = self.special.sep
@@ -150,7 +149,7 @@ class WindowLayout:
             document_rows=self.rows + first_row,
             document_offsets=np.ones(documents, dtype=np.int32),
             document_windows=rows_per_document,
-            document_global=_sum_per_document(batch.global_mask, lengths) + specials_global,
+            document_global=_count_per_document(batch.global_mask, lengths) + specials_global,
             document_padding=rows_per_document * max_len - lengths - 2 * rows_per_document,
         )
         self.rows += rows
@@ -193,14 +192,14 @@ class PackedLayout:
         # Stream of this batch: each document's tokens, then [SEP].
         pieces = lengths + 1
         piece_starts = _exclusive_cumsum(pieces)
-        stream_ids = np.empty(int(pieces.sum()), dtype=self.dtype)
-        stream_mask = np.empty(len(stream_ids), dtype=bool)
-        token_document = np.repeat(np.arange(documents), lengths)
-        content_positions = np.arange(len(batch.tokens)) + token_document
-        stream_ids[content_positions] = batch.tokens
-        stream_mask[content_positions] = batch.global_mask
-        stream_ids[piece_starts + lengths] = self.special.sep
-        stream_mask[piece_starts + lengths] = self.special.sep_global
+        is_sep = np.zeros(int(pieces.sum()), dtype=bool)
+        is_sep[piece_starts + lengths] = True
+        stream_ids = np.empty(len(is_sep), dtype=self.dtype)
+        stream_mask = np.empty(len(is_sep), dtype=bool)
+        stream_ids[~is_sep] = batch.tokens
+        stream_mask[~is_sep] = batch.global_mask
+        stream_ids[is_sep] = self.special.sep
+        stream_mask[is_sep] = self.special.sep_global
 
         carried = len(self._carry_ids)
         ids = np.concatenate([self._carry_ids, stream_ids])
@@ -215,7 +214,7 @@ class PackedLayout:
         block.document_rows = self.rows + new_starts // max_len
         block.document_offsets = (new_starts % max_len).astype(np.int32)
         block.document_windows = (new_ends - 1) // max_len - new_starts // max_len + 1
-        block.document_global = _sum_per_document(batch.global_mask, lengths) + int(self.special.sep_global)
+        block.document_global = _count_per_document(batch.global_mask, lengths) + int(self.special.sep_global)
         block.document_padding = np.zeros(documents, dtype=np.int64)
 
         cut = complete * max_len

@@ -55,13 +55,16 @@ class GlobalMasker:
             table = np.array([bool(text.rstrip()) and text.rstrip()[-1] in SENTENCE_END for text in texts], dtype=bool)
         return cls(frozenset(policies), table)
 
-    def content_mask(self, columns: DocumentColumns, encodings: Sequence[Encoding], tokens: np.ndarray) -> np.ndarray:
+    def content_mask(
+        self, columns: DocumentColumns, encodings: Sequence[Encoding], tokens: np.ndarray, lengths: np.ndarray
+    ) -> np.ndarray:
         """Return the global mask of the concatenated content tokens of a batch.
 
         Args:
             columns: The documents that were encoded.
             encodings: Their encodings, without special tokens.
             tokens: The concatenated token ids of ``encodings``.
+            lengths: The number of tokens of each encoding.
         """
         mask = np.zeros(len(tokens), dtype=bool)
         if "sentence_end" in self.policies:
@@ -78,7 +81,6 @@ class GlobalMasker:
 
         counts = np.diff(columns.heading_offsets)
         heading_documents = np.repeat(np.arange(len(columns)), counts)[selected]
-        lengths = np.fromiter((len(encoding) for encoding in encodings), dtype=np.int64, count=len(encodings))
         token_starts = np.concatenate([[0], np.cumsum(lengths)])
         range_starts: list[int] = []
         range_ends: list[int] = []

@@ -68,7 +68,7 @@ def encode_columns(
         sources=columns.sources,
         lengths=lengths,
         tokens=tokens,
-        global_mask=masker.content_mask(columns, encodings, tokens),
+        global_mask=masker.content_mask(columns, encodings, tokens, lengths),
     )
 
 

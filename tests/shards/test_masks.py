@@ -34,7 +34,8 @@ def global_texts(tokenizer: Tokenizer, policies: list[str]) -> list[str]:
     masker = GlobalMasker.for_tokenizer(tokenizer, policies)
     encodings = tokenizer.encode_batch([DOCUMENT.text], add_special_tokens=False)
     tokens = np.array(encodings[0].ids, dtype=np.uint16)
-    mask = masker.content_mask(DocumentColumns.from_documents([DOCUMENT]), encodings, tokens)
+    lengths = np.array([len(tokens)])
+    mask = masker.content_mask(DocumentColumns.from_documents([DOCUMENT]), encodings, tokens, lengths)
     offsets = encodings[0].offsets
     return [DOCUMENT.text[offsets[i][0] : offsets[i][1]] for i in np.flatnonzero(mask)]
 
