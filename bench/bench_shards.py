@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="alternating runs per contender (default: 3)")
     parser.add_argument("--rss-repeat", type=int, default=20, help="copies for the peak-RSS run (default: 20)")
     parser.add_argument("--no-rss", action="store_true", help="skip the peak-RSS comparison")
+    parser.add_argument("--layout", choices=["window", "packed"], help="shard layout (default: the config's)")
     arguments = parser.parse_args(argv)
 
     import logging
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.INFO)
     workdir = arguments.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    config = prepare(arguments.config, workdir, repeat=arguments.repeat, shard_settings={})
+    overrides = {"layout": arguments.layout} if arguments.layout else {}
+    config = prepare(arguments.config, workdir, repeat=arguments.repeat, shard_settings=overrides)
     reference_output = workdir / "reference-ids.bin"
 
     speeds: dict[str, list[float]] = {"reference": [], "stage": []}
@@ -214,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU-time ratio (reference CPU s / stage CPU s, medians): {cpu_ratio:.3f}")
 
     if not arguments.no_rss:
-        one = prepare(arguments.config, workdir, repeat=1, shard_settings={})
-        many = prepare(arguments.config, workdir, repeat=arguments.rss_repeat, shard_settings={})
+        one = prepare(arguments.config, workdir, repeat=1, shard_settings=overrides)
+        many = prepare(arguments.config, workdir, repeat=arguments.rss_repeat, shard_settings=overrides)
         rss_one, rss_many = peak_rss_mib(one, workdir, "stage"), peak_rss_mib(many, workdir, "stage")
         rss_reference = peak_rss_mib(many, workdir, "reference")
         print(
