@@ -23,8 +23,8 @@ test: install
 	$(PYTHON) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check pipeline tests bench
-	$(VENV)/bin/ruff format --check pipeline tests bench
+	$(VENV)/bin/ruff check pipeline tests bench examples
+	$(VENV)/bin/ruff format --check pipeline tests bench examples
 	$(VENV)/bin/mypy
 
 # Side-by-side benchmarks in their own environment, so that the peers they compare against

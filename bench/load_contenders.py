@@ -114,13 +114,11 @@ def prepare_pipeline(inputs: Inputs, reference_dir: Path, data_dir: Path) -> Non
 
 
 def build_pipeline(inputs: Inputs, data_dir: Path, run_dir: Path) -> DataLoader:
-    """Build this pipeline's ``ShardDataset`` over the shards folder, batched by the ``DataLoader``."""
-    # TODO: switch to the iterable dataset or batched fetching, and to the training folder of
-    # the train/validation split, once pipeline.data offers them. No other function here names
-    # the pipeline's loader.
-    from pipeline.data import ShardDataset
+    """Build this pipeline's ``ShardIterableDataset`` over the training shards; it yields whole batches."""
+    from pipeline.data import ShardIterableDataset
 
-    return DataLoader(ShardDataset(data_dir / "shards"), batch_size=BATCH_SIZE, num_workers=WORKERS)
+    dataset = ShardIterableDataset(data_dir / "shards" / "train", batch_size=BATCH_SIZE, shuffle=False)
+    return DataLoader(dataset, batch_size=None, num_workers=WORKERS)
 
 
 def prepare_datasets(inputs: Inputs, reference_dir: Path, data_dir: Path) -> None:

@@ -73,10 +73,11 @@ class Inputs:
     def pipeline_config(self, outputs_dir: Path) -> Config:
         """Return the benchmark config reading the measured documents and writing to ``outputs_dir``.
 
-        The shards stage writes rows of :data:`SEQUENCE_LENGTH` tokens, whatever ``max_len`` the config sets.
+        The shards stage writes rows of :data:`SEQUENCE_LENGTH` tokens, whatever ``max_len`` the config sets,
+        and no validation split, so every contender reads the same documents.
         """
         base = load_config(self.config_path)
-        shards = dataclasses.replace(base.shards, max_len=SEQUENCE_LENGTH)
+        shards = dataclasses.replace(base.shards, max_len=SEQUENCE_LENGTH, validation_fraction=0.0)
         return dataclasses.replace(base, corpora_dir=self.workdir / "input", outputs_dir=outputs_dir, shards=shards)
 
     def describe(self) -> str:

@@ -72,8 +72,11 @@ def pipeline_shards(inputs: Inputs, run_dir: Path) -> None:
 
 
 def count_pipeline(inputs: Inputs, run_dir: Path) -> int:
-    manifest = json.loads((run_dir / "shards" / "manifest.json").read_text(encoding="utf-8"))
-    return int(manifest["tokens"])
+    """Sum the tokens of the train and validation manifests, ``[CLS]`` and ``[SEP]`` included."""
+    total = 0
+    for manifest_path in sorted((run_dir / "shards").glob("*/manifest.json")):
+        total += int(json.loads(manifest_path.read_text(encoding="utf-8"))["tokens"])
+    return total
 
 
 def datasets_map(inputs: Inputs, run_dir: Path) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m pipeline corpus|tokenizer|shards|all --config FILE``."""
+"""Command line: ``python -m pipeline corpus|tokenizer|shards|all|verify --config FILE``."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ EXIT_LOCKED = 75
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description="Corpus to token shards, in three stages.")
-    parser.add_argument("stage", choices=[*STAGES, "all"], help="stage to run; 'all' runs the three in order")
+    parser.add_argument(
+        "stage",
+        choices=[*STAGES, "all", "verify"],
+        help="stage to run; 'all' runs the three in order; 'verify' checks the shards against their manifests",
+    )
     parser.add_argument("--config", required=True, help="YAML configuration file")
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
     parser.add_argument(
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(arguments.config)
         if arguments.explain is not None:
             return _explain(config, arguments.explain)
+        if arguments.stage == "verify":
+            return _verify(config)
         stages = STAGES if arguments.stage == "all" else (arguments.stage,)
         if "corpus" in stages:
             check_source_paths(config)
@@ -84,6 +90,19 @@ def _explain(config: Config, document_id: str) -> int:
     except UnknownDocumentError as error:
         logger.error("%s", error)
         return 2
+    return 0
+
+
+def _verify(config: Config) -> int:
+    from pipeline.shards.verify import ShardError, verify
+
+    try:
+        manifests = verify(config.shards_dir)
+    except ShardError as error:
+        logger.error("verify failed: %s", error)
+        return 1
+    for manifest in manifests:
+        logger.info("%s: %d shards, %d rows verified", manifest["split"], len(manifest["shards"]), manifest["rows"])
     return 0
 
 

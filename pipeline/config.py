@@ -166,24 +166,46 @@ class TokenizerConfig:
         return "byte_level" if self.backend == "hf_bpe" else "metaspace"
 
 
+GlobalMaskPolicy = Literal["cls", "headings", "sep", "sentence_end", "title"]
+"""Names of the rules that mark a token as global (attending to and attended by every token)."""
+
+
 @dataclass(kw_only=True)
 class ShardsConfig:
-    """Encoding into fixed-length rows.
+    """Encoding into fixed-length rows, split into train and validation folders.
 
     Args:
-        max_len: Tokens per row, ``[CLS]`` and ``[SEP]`` included. Default: 128.
-        global_mask: Global-mask policies to apply, from ``cls``, ``headings``, ``sep`` and
-            ``sentence_end``. Default: ``["cls", "headings"]``.
+        layout: ``window`` writes one or more padded ``[CLS] ... [SEP]`` rows per document, for
+            masked-language models. ``packed`` concatenates documents, each followed by
+            ``[SEP]``, into full rows without padding, for causal models. Default: ``window``.
+        max_len: Tokens per row, special tokens included. Default: 128.
+        global_mask: Global-mask policies, from ``cls`` (the ``[CLS]`` token, window layout
+            only), ``headings`` (tokens of every heading line), ``title`` (tokens of level-1
+            headings only), ``sep`` (``[SEP]`` tokens) and ``sentence_end`` (tokens ending in
+            sentence-final punctuation). Default: ``["cls", "headings"]`` for the window layout,
+            ``["headings"]`` for the packed layout.
+        validation_fraction: Share of documents, chosen by a hash of the document id, that go
+            to the validation split instead of train. Default: 0.01.
         batch_size: Documents per ``encode_batch`` call. Default: 1000.
         rows_per_shard: Rows in one Arrow file before a new one starts. Default: 65536.
+        bytes_per_shard: If set, a shard also closes before its token and mask columns would
+            exceed this many bytes. Default: no byte limit.
     """
 
+    layout: Literal["window", "packed"] = "window"
     max_len: int = 128
-    global_mask: list[Literal["cls", "headings", "sep", "sentence_end"]] = field(
-        default_factory=lambda: ["cls", "headings"]
-    )
+    global_mask: list[GlobalMaskPolicy] | None = None
+    validation_fraction: float = 0.01
     batch_size: int = 1000
     rows_per_shard: int = 65536
+    bytes_per_shard: int | None = None
+
+    @property
+    def policies(self) -> tuple[GlobalMaskPolicy, ...]:
+        """The configured global-mask policies, or the layout's default ones."""
+        if self.global_mask is not None:
+            return tuple(self.global_mask)
+        return ("cls", "headings") if self.layout == "window" else ("headings",)
 
 
 @dataclass(kw_only=True)
@@ -316,9 +338,7 @@ def _check_values(config: Config, origin: str) -> None:
         )
     _check_segment(config.segment, origin)
     _check_tokenizer(config, origin)
-    for key in ("batch_size", "rows_per_shard"):
-        if getattr(config.shards, key) < 1:
-            raise ConfigError(f"{origin}: shards.{key} must be at least 1, got {getattr(config.shards, key)}")
+    _check_shards(config.shards, origin)
     _check_limits(config, origin)
 
 
@@ -408,6 +428,22 @@ def _check_tokenizer(config: Config, origin: str) -> None:
     for key in ("report_documents", "batch_size"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"{origin}: tokenizer.{key} must be at least 1, got {getattr(settings, key)}")
+
+
+def _check_shards(shards: ShardsConfig, origin: str) -> None:
+    for key in ("batch_size", "rows_per_shard", "bytes_per_shard"):
+        value = getattr(shards, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{origin}: shards.{key} must be at least 1, got {value}")
+    if not 0.0 <= shards.validation_fraction <= 1.0:
+        raise ConfigError(
+            f"{origin}: shards.validation_fraction must be between 0 and 1, got {shards.validation_fraction}"
+        )
+    if shards.layout == "packed" and "cls" in shards.policies:
+        raise ConfigError(
+            f"{origin}: shards.global_mask policy cls needs layout window, because packed rows have no [CLS]; "
+            "remove cls or set shards.layout: window"
+        )
 
 
 def _parse_dataclass(cls: type, data: object, key: str) -> Any:

@@ -61,3 +61,24 @@ def shared_run(tmp_path_factory: pytest.TempPathFactory) -> Config:
     tokenizer.run(config)
     shards.run(config)
     return config
+
+
+@pytest.fixture(scope="session")
+def packed_run(shared_run: Config, tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """Write packed shards of the shared samples with the tokenizer of ``shared_run``."""
+    import shutil
+
+    from pipeline import shards
+
+    root = tmp_path_factory.mktemp("packed-run")
+    config = parse_config(
+        {
+            "corpora_dir": str(shared_run.corpora_dir),
+            "outputs_dir": str(root / "outputs"),
+            "sources": {"livedoor": {"path": str(LIVEDOOR_SAMPLE)}, "wikitext": {"path": str(WIKITEXT_SAMPLE)}},
+            "shards": {"layout": "packed", "max_len": 64, "global_mask": ["title", "sep"], "rows_per_shard": 1000},
+        }
+    )
+    shutil.copytree(shared_run.tokenizer_dir, config.tokenizer_dir)
+    shards.run(config)
+    return config

@@ -48,8 +48,12 @@ def test_bare_count_matches_file(demo_inputs: Inputs) -> None:
 
 def test_pipeline_shards_adds_cls_sep_per_row(demo_inputs: Inputs, tmp_path: Path) -> None:
     written = run_contender("pipeline shards", demo_inputs, tmp_path / "run")
-    manifest = json.loads((tmp_path / "run" / "shards" / "manifest.json").read_text(encoding="utf-8"))
-    assert written == demo_inputs.tokens + 2 * manifest["rows"]
+    manifests = [
+        json.loads(path.read_text(encoding="utf-8")) for path in (tmp_path / "run" / "shards").glob("*/manifest.json")
+    ]
+    rows = sum(manifest["rows"] for manifest in manifests)
+
+    assert written == demo_inputs.tokens + 2 * rows
 
 
 def test_datasets_map_writes_every_token(demo_inputs: Inputs, tmp_path: Path) -> None:

@@ -1,0 +1,96 @@
+"""Files and Arrow schemas of the shards, shared by the writer, the verifier and the loaders.
+
+``<outputs_dir>/shards/<split>/`` (``train`` and ``validation``) contains:
+
+- ``shard-NNNNN.arrow``: Arrow IPC stream files of rows, each a few large record batches.
+- ``documents.arrow``: one row per document of the split, in the order they were written.
+- ``manifest.json``: settings, per-source statistics and each file's rows, tokens and SHA-256.
+
+Shard columns. ``input_ids`` and ``global_mask`` are fixed-size lists, so the values buffer of
+a record batch is a ``[rows, max_len]`` array that numpy reads in place:
+
+======================  ====================================  ====================================
+column                  type                                  meaning
+======================  ====================================  ====================================
+``input_ids``           fixed_size_list<uint16>[max_len]      token ids; ``uint32`` when the
+                                                              vocabulary has over 65,536 tokens
+``global_mask``         fixed_size_list<bool>[max_len]        true where the token is global
+``document_index``      int32 (window layout)                 row of the document in
+                                                              ``documents.arrow``
+``window_index``        int32 (window layout)                 row number inside its document
+``document_indices``    list<int32> (packed layout)           documents with tokens in the row
+``document_offsets``    list<int32> (packed layout)           position in the row of each of
+                                                              those documents' first token here
+======================  ====================================  ====================================
+
+Window rows are ``[CLS]``, up to ``max_len - 2`` content tokens, ``[SEP]``, then ``[PAD]``.
+Packed rows are a stream of documents, each followed by ``[SEP]``, cut every ``max_len``
+tokens. A document piece at offset 0 whose index equals the previous row's last index
+continues that document. Only the last packed row of a split is padded.
+
+``documents.arrow`` columns: ``id`` (string), ``source`` (string), ``tokens`` (int64, content
+tokens without ``[CLS]``/``[SEP]``), ``row`` (int64, split-wide row number of its first token)
+and ``offset`` (int32, position of that token in the row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+MANIFEST_FILE = "manifest.json"
+DOCUMENTS_FILE = "documents.arrow"
+SPLITS = ("train", "validation")
+LAYOUTS = ("window", "packed")
+FORMAT = "arrow-ipc-stream"
+
+DOCUMENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("tokens", pa.int64()),
+        ("row", pa.int64()),
+        ("offset", pa.int32()),
+    ]
+)
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """Return the narrowest unsigned integer type that can store every token id."""
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def shard_schema(layout: str, max_len: int, dtype: np.dtype) -> pa.Schema:
+    """Return the Arrow schema of the shards of one layout (``window`` or ``packed``)."""
+    fields = [
+        ("input_ids", pa.list_(pa.from_numpy_dtype(dtype), max_len)),
+        ("global_mask", pa.list_(pa.bool_(), max_len)),
+    ]
+    if layout == "window":
+        fields += [("document_index", pa.int32()), ("window_index", pa.int32())]
+    elif layout == "packed":
+        fields += [("document_indices", pa.list_(pa.int32())), ("document_offsets", pa.list_(pa.int32()))]
+    else:
+        raise ValueError(f"unknown shard layout {layout!r}; supported layouts: {', '.join(LAYOUTS)}")
+    return pa.schema(fields)
+
+
+def row_bytes(max_len: int, dtype: np.dtype) -> int:
+    """Return the bytes one row takes in the ``input_ids`` and ``global_mask`` columns."""
+    return max_len * dtype.itemsize + -(-max_len // 8)
+
+
+def shard_file(index: int) -> str:
+    return f"shard-{index:05d}.arrow"
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

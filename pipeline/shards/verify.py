@@ -1,0 +1,105 @@
+"""Check written shards against their manifests: ``python -m pipeline verify --config FILE``.
+
+For each split folder, every file listed in ``manifest.json`` must exist with the recorded
+SHA-256. Every shard must have:
+
+- the layout's schema and the recorded row and non-padding token counts;
+- token ids below the vocabulary size and no global ``[PAD]`` token;
+- document indices inside the documents table;
+- in the window layout, ``[CLS]`` as the first token of every row.
+
+The first failure raises :class:`ShardError` naming the shard and, for row checks, the row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.shards.schema import DOCUMENTS_FILE, MANIFEST_FILE, SPLITS, sha256_file, shard_schema
+
+
+class ShardError(ValueError):
+    """A shard or manifest that does not match; the message names the file and row."""
+
+
+def verify_split(folder: Path) -> dict[str, Any]:
+    """Verify one split folder and return its manifest.
+
+    Raises:
+        ShardError: The first mismatch found, with the file name and the row inside the shard.
+    """
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise ShardError(f"{manifest_path} not found; run `python -m pipeline shards` first")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ShardError(f"{manifest_path} is not valid JSON: {error}; rerun the shards stage") from None
+
+    documents = manifest["documents_file"]
+    _check_checksum(folder / DOCUMENTS_FILE, documents["sha256"])
+    max_len = int(manifest["max_len"])
+    expected_schema = shard_schema(manifest["layout"], max_len, np.dtype(manifest["dtype"]))
+    for shard in manifest["shards"]:
+        path = folder / shard["file"]
+        _check_checksum(path, shard["sha256"])
+        _check_rows(path, shard, manifest, expected_schema)
+    return manifest
+
+
+def verify(root: Path) -> list[dict[str, Any]]:
+    """Verify the ``train`` and ``validation`` folders under the shards folder ``root``."""
+    return [verify_split(root / split) for split in SPLITS]
+
+
+def _check_checksum(path: Path, expected: str) -> None:
+    if not path.exists():
+        raise ShardError(f"{path} is listed in the manifest but missing; rerun the shards stage")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ShardError(f"{path}: SHA-256 {actual} differs from the manifest's {expected}; the file changed")
+
+
+def _check_rows(path: Path, shard: dict[str, Any], manifest: dict[str, Any], expected_schema: pa.Schema) -> None:
+    special = manifest["special_ids"]
+    pad, cls = special["[PAD]"], special["[CLS]"]
+    rows = tokens = 0
+    with pa.ipc.open_stream(pa.memory_map(str(path))) as reader:
+        if not reader.schema.equals(expected_schema):
+            raise ShardError(f"{path}: schema {reader.schema} differs from the expected {expected_schema}")
+        for batch in reader:
+            ids = batch.column("input_ids").flatten().to_numpy().reshape(batch.num_rows, -1)
+            mask = batch.column("global_mask").flatten().to_numpy(zero_copy_only=False).reshape(batch.num_rows, -1)
+            checks = [
+                (
+                    (ids >= manifest["vocab_size"]).any(axis=1),
+                    f"token id at or above vocab_size {manifest['vocab_size']}",
+                ),
+                ((mask & (ids == pad)).any(axis=1), "[PAD] token marked global"),
+            ]
+            if manifest["layout"] == "window":
+                checks.append((ids[:, 0] != cls, "first token is not [CLS]"))
+                indices = batch.column("document_index").to_numpy()
+                checks.append((indices >= manifest["documents"], "document_index outside the documents table"))
+            else:
+                column = batch.column("document_indices")
+                outside = column.flatten().to_numpy() >= manifest["documents"]
+                row_of_value = np.repeat(np.arange(batch.num_rows), np.diff(column.offsets.to_numpy()))
+                bad_rows = np.zeros(batch.num_rows, dtype=bool)
+                bad_rows[row_of_value[outside]] = True
+                checks.append((bad_rows, "document_indices outside the documents table"))
+            for bad, reason in checks:
+                if bad.any():
+                    raise ShardError(f"{path}: row {rows + int(np.argmax(bad))}: {reason}")
+            rows += batch.num_rows
+            tokens += int(np.count_nonzero(ids != pad))
+
+    if rows != shard["rows"]:
+        raise ShardError(f"{path}: {rows} rows, but the manifest lists {shard['rows']}")
+    if tokens != shard["tokens"]:
+        raise ShardError(f"{path}: {tokens} non-padding tokens, but the manifest lists {shard['tokens']}")
