@@ -56,13 +56,13 @@ def corpus_reference(archive: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def assert_counted_once(clean: Path, source: str, expected_in: int) -> None:
-    manifest = json.loads((clean / source / "manifest.json").read_text())
+    counts = json.loads((clean / source / "manifest.json").read_text())["counts"]
     tables = [pq.read_table(file) for file in sorted((clean / source).glob("*.parquet"))]
     ids = [identifier for table in tables for identifier in table.column("id").to_pylist()]
-    assert manifest["documents_in"] == expected_in
-    assert manifest["documents_out"] == len(ids)
+    assert counts["documents_in"] == expected_in
+    assert counts["documents_out"] == len(ids)
     assert len(set(ids)) == len(ids)
-    assert manifest["documents_in"] == manifest["documents_out"] + manifest["documents_rejected"]
+    assert counts["documents_in"] == counts["documents_out"] + counts["documents_rejected"]
 
 
 def test_corpus_killed_resumes_identically(archive: Path, corpus_reference: dict[str, str], tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ def test_corpus_disk_full_reported(archive: Path, tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "disk full" in result.stderr
-    assert "point corpora_dir and outputs_dir elsewhere" in result.stderr
+    assert "free space or point corpora_dir elsewhere, then rerun" in result.stderr
     assert "Traceback" not in result.stderr
     assert [name for name in written if name.endswith((".parquet", ".json"))] == []
 
