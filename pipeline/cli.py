@@ -105,7 +105,7 @@ def _run_stage(stage: str, config: Config, *, fresh: bool) -> None:
     elif stage == "tokenizer":
         tokenizer.run(config, fresh=fresh)
     else:
-        # NOTE: the shards stage does not write through pipeline.units yet; it rebuilds every
+        # NOTE: the shards stage does not write through pipeline.units yet. It rebuilds every
         # shard on each run, which is what `fresh` requests, so `fresh` is not passed to it.
         shards.run(config)
 

@@ -143,7 +143,7 @@ def build_steps(config: Config) -> list[Filter]:
     return build_filters(config.clean.filters)
 
 
-def run(config: Config, *, fresh: bool = False) -> dict[str, dict[str, object]]:
+def run(config: Config, *, fresh: bool = False) -> dict[str, dict[str, Any]]:
     """Run the corpus stage for every configured source, in config order, and return the manifests by source.
 
     Sources finished by an earlier run with the same fingerprint are skipped (their manifest
@@ -176,7 +176,6 @@ def run(config: Config, *, fresh: bool = False) -> dict[str, dict[str, object]]:
 
         results[name] = clean_source(name, config, steps, store=store, fingerprint=planned[name])
         counts = results[name]["counts"]
-        assert isinstance(counts, dict)
         logger.info(
             "source %s: kept %d of %d documents, rejected %d",
             name,
@@ -194,7 +193,7 @@ def clean_source(
     *,
     store: UnitStore | None = None,
     fingerprint: Fingerprint | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Read, filter and write one source as one unit of the corpus store; return its manifest.
 
     Args:
@@ -253,7 +252,7 @@ def clean_source(
             trail.close()
 
         counts = _counts(read_stats, documents_out, characters_out, steps)
-        manifest: dict[str, object] = {
+        manifest: dict[str, Any] = {
             "source": name,
             "complete": error is None,
             "error": None if error is None else str(error),

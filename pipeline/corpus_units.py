@@ -4,10 +4,10 @@ Each source is one unit of :class:`~pipeline.units.UnitStore` in ``<corpora_dir>
 with the marker ``clean/<source>.done.json``. A source's fingerprint (see
 :mod:`pipeline.fingerprint`) holds:
 
-- config: ``sources.<name>`` (without ``rows_per_shard``, which only the shards stage
-  reads), ``clean`` and ``segment``; with a cross-source step such as ``exact_dedup``, also
-  ``earlier_sources``, the fingerprint digests of the sources before it in config order,
-  because their documents decide which of its documents are duplicates;
+- config: ``sources.<name>`` without ``rows_per_shard`` (which only the shards stage
+  reads), ``clean`` and ``segment``. With a cross-source step such as ``exact_dedup`` it
+  also contains ``earlier_sources``, the fingerprint digests of the sources before it in
+  config order, because their documents decide which of its documents are duplicates;
 - inputs: the files under ``sources.<name>.path``, hashed on every run. A downloaded source
   (no ``path``) is identified by its address, dataset and expected digest in the config;
   the download itself checks the file's SHA-256;
@@ -127,9 +127,9 @@ def finished_documents(config: Config, sources: Sequence[str]) -> dict[str, dict
     """Return the cleaned documents files of each source, read from its completion marker.
 
     Keys of the inner mapping are paths relative to ``<corpora_dir>/clean``, such as
-    ``livedoor/documents-00000.parquet``, in file order; values are the size and SHA-256 the
-    marker recorded, so a later stage can fingerprint them without reading them. Only sizes
-    are checked here; the corpus stage checks the SHA-256 on its next run.
+    ``livedoor/documents-00000.parquet``, in file order. Values are the size and SHA-256 the
+    marker recorded, so a later stage can fingerprint the files without reading them. Only
+    sizes are checked here, because the corpus stage checks the SHA-256 on its next run.
 
     Raises:
         FileNotFoundError: A source has no completion marker (the corpus stage has not run,

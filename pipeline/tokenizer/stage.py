@@ -11,7 +11,7 @@ Writes into ``<outputs_dir>/tokenizer/``:
 
 The folder is one unit, ``tokenizer``, of :class:`~pipeline.units.UnitStore`, with the
 marker ``tokenizer.done.json``: the files are written into ``.staging/`` first and appear
-together when the unit commits. Its fingerprint holds the ``tokenizer`` and ``segment``
+together when the unit commits. Its fingerprint contains the ``tokenizer`` and ``segment``
 sections, ``shards.max_len`` (written into ``tokenizer_config.json``), the source names in
 order, and the cleaned documents files with the size and SHA-256 their corpus markers
 recorded, so nothing is hashed again. A rerun with the same fingerprint skips training.

@@ -211,7 +211,7 @@ def test_stale_sentencepiece_model_removed(corpus_config) -> None:
     config = corpus_config(tokenizer={"backend": "sentencepiece_bpe", "vocab_size": 4000, "max_characters": 300_000})
     run(config)
     config = corpus_config(tokenizer={"vocab_size": 1000, "max_characters": 100_000})
-    with pytest.raises(StaleOutputError, match="config key tokenizer.backend changed"):
+    with pytest.raises(StaleOutputError, match=r"config key tokenizer\.backend changed"):
         run(config)
     run(config, fresh=True)
 
