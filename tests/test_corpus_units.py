@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import corpus
+from pipeline import cli, corpus
 from pipeline.config import DEFAULT_FILTERS, Config
 from pipeline.sources import SourceError
 from pipeline.units import StaleOutputError
@@ -200,3 +200,18 @@ def test_failed_source_redone_on_rerun(tmp_path: Path, make_config) -> None:
     assert (config.clean_dir / "livedoor.done.json").exists()
     assert results["livedoor"]["complete"] is True
     assert results["livedoor"]["counts"]["documents_in"] == 40
+
+
+def test_cli_fresh_rebuilds_stale_source(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config_file = tmp_path / "config.yaml"
+    data = {"corpora_dir": str(tmp_path / "corpora"), "sources": write_sources(tmp_path)}
+    config_file.write_text(json.dumps(data))
+    assert cli.main(["corpus", "--config", str(config_file)]) == 0
+    write_sources(tmp_path, wikitext_body=OTHER + " One more sentence.")
+
+    stale_code = cli.main(["corpus", "--config", str(config_file)])
+    fresh_code = cli.main(["corpus", "--config", str(config_file), "--fresh"])
+
+    assert stale_code == 2
+    assert "unit wikitext: input file" in caplog.text
+    assert fresh_code == 0

@@ -21,6 +21,7 @@ from tests.killing import (
     files_exist,
     kill_stage,
     run_stage,
+    run_with_fault,
     snapshot,
     stage_command,
     stage_environment,
@@ -104,6 +105,30 @@ def test_corpus_same_across_workers(archive: Path, corpus_reference: dict[str, s
     run_stage("corpus", corpus_config(tmp_path, archive, workers=2))
 
     assert snapshot(tmp_path / "corpora" / "clean") == corpus_reference
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A 30-article archive and the corpus outputs of an uninterrupted run over it and WikiText."""
+    root = tmp_path_factory.mktemp("small")
+    small = hostile.write_tar(root / "small.tar.gz", hostile.articles(30))
+    run_stage("corpus", corpus_config(root / "reference", small, workers=1))
+    return small, snapshot(root / "reference" / "corpora" / "clean")
+
+
+# Commit steps of the two sources: a journal, one rename per file, a marker. Step 9 lands in the second source.
+@pytest.mark.parametrize("step", [1, 3, 6, 9])
+def test_corpus_fault_points_resume_identically(
+    small_reference: tuple[Path, dict[str, str]], tmp_path: Path, step: int
+) -> None:
+    small, reference = small_reference
+    config = corpus_config(tmp_path / "killed", small, workers=1)
+
+    returncode = run_with_fault("corpus", config, step=step)
+    run_stage("corpus", config)
+
+    assert returncode == -9
+    assert snapshot(tmp_path / "killed" / "corpora" / "clean") == reference
 
 
 def tokenizer_config(root: Path, corpus: Config) -> Path:

@@ -77,7 +77,10 @@ def run(config: Config, *, fresh: bool = False) -> Path:
     fingerprint = tokenizer_fingerprint(config, documents_by_source)
     store = UnitStore(config.tokenizer_dir, config_key="outputs_dir", outputs=TOKENIZER_OUTPUTS)
     path = config.tokenizer_dir / TOKENIZER_FILE
-    if not store.reconcile({TOKENIZER_UNIT: fingerprint}, fresh=fresh).todo:
+    unit_plan = store.reconcile({TOKENIZER_UNIT: fingerprint}, fresh=fresh)
+    staging = config.tokenizer_dir / STAGING_FOLDER
+    shutil.rmtree(staging, ignore_errors=True)
+    if not unit_plan.todo:
         logger.info("%s matches the config and the cleaned corpus; training skipped", path)
         return path
 
@@ -124,8 +127,6 @@ def run(config: Config, *, fresh: bool = False) -> Path:
         tokenizer, sentencepiece_model = _train_backend(config, texts, encoding_settings, documents)
         seconds = time.perf_counter() - started
 
-    staging = config.tokenizer_dir / STAGING_FOLDER
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     staged = _save(config, staging, tokenizer, encoding_settings, sentencepiece_model)
 
