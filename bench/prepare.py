@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 
 from pipeline import corpus, tokenizer
 from pipeline.config import Config, load_config
+from pipeline.corpus_units import corpus_store
+from pipeline.fingerprint import Fingerprint
 from pipeline.parquet import DOCUMENT_SCHEMA, clean_files
 
 logger = logging.getLogger(__name__)
@@ -159,9 +161,13 @@ def prepare(
         # Train on the kept documents without copies, so that repeat does not change the merges.
         training_config = dataclasses.replace(source_config, corpora_dir=workdir / "training")
         shutil.rmtree(workdir / "training", ignore_errors=True)
+        # The tokenizer stage reads only sources with a completion marker, so each is written as a unit.
+        store = corpus_store(training_config)
         for source in base.sources:
             table = _read_documents(clean_files(source_config.clean_dir, [source]), limit=limit, repeat=1)
-            _write_parts(table, training_config.clean_dir / source, parts=1)
+            with store.unit(source, Fingerprint(config={"benchmark": {"limit": limit}})) as unit:
+                path = unit.path(f"{source}/documents-00000.parquet")
+                pq.write_table(table, path, compression="zstd", row_group_size=1000)
         tokenizer.run(training_config)
     else:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -119,10 +119,14 @@ def _run_stage(stage: str, config: Config, *, fresh: bool) -> None:
     # Stage modules import tokenizers, pyarrow and torch, so each loads only when it runs.
     from pipeline import corpus, shards, tokenizer
 
-    runners = {"corpus": corpus.run, "tokenizer": tokenizer.run, "shards": shards.run}
-    # NOTE: until the stages write through pipeline.units they rebuild every output on each
-    # run, which is what `fresh` requests, so it is not passed on yet.
-    runners[stage](config)
+    if stage == "corpus":
+        corpus.run(config, fresh=fresh)
+    elif stage == "tokenizer":
+        tokenizer.run(config, fresh=fresh)
+    else:
+        # NOTE: the shards stage does not write through pipeline.units yet. It rebuilds every
+        # shard on each run, which is what `fresh` requests, so `fresh` is not passed to it.
+        shards.run(config)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,31 @@
 """The ``manifest.json`` of each cleaned source: inputs, config, package versions, counts and timings.
 
+The corpus stage writes it as part of the source's unit (see :mod:`pipeline.corpus_units`).
+
 Layout (every count is a number of documents or of characters, i.e. Unicode code points):
 
 - ``source``, ``complete`` (false when reading stopped on an error, named in ``error``);
 - ``inputs``: the files read, each with ``path``, ``bytes`` and ``sha256``;
-- ``config``: the whole run configuration; ``packages``: Python and library versions;
+- ``config``: the settings that shape this source's output: ``sources`` (this source and
+  the ones before it, whose documents deduplication compares against), ``clean`` and
+  ``segment``. Output folders and ``workers`` are left out because they do not change the
+  output; ``packages``: Python and library versions;
 - ``counts``: ``documents_in``, ``documents_out``, ``documents_rejected``, ``characters_in``,
   ``characters_out``, and ``steps``, one entry per step in order (``read`` first, then each
   filter) with the same keys plus ``documents_changed``. They always satisfy
   ``documents_in == documents_out + documents_rejected``, overall and per step;
 - ``outputs``: the Parquet files written, each with ``file``, ``rows`` and ``sha256``;
 - ``seconds``: wall time per step, kept apart from ``counts`` because it differs between
-  runs. Everything else repeats exactly when the inputs and the config are the same.
+  runs. Everything else repeats exactly when the inputs and the config are the same, for
+  any worker count and output folder.
+
+A source that failed partway has ``complete: false`` and no completion marker
+``clean/<source>.done.json``; the next run deletes its files and reads it again. Later
+stages read only sources with a marker.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import platform
 from importlib import metadata
@@ -25,6 +34,7 @@ from typing import Any
 
 from pipeline.config import Config, SourceConfig
 from pipeline.download import sha256_file
+from pipeline.fingerprint import to_plain
 
 MANIFEST_FILE = "manifest.json"
 
@@ -88,18 +98,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def config_as_dict(config: Config) -> dict[str, Any]:
-    """Return the configuration as plain JSON values, paths as strings."""
-    result: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(config), default=str))
-    return result
+SHARDS_ONLY_SOURCE_KEYS = frozenset({"rows_per_shard"})
+"""Keys of ``sources.<name>`` that only the shards stage reads."""
 
 
-def write_manifest(folder: Path, manifest: dict[str, object]) -> Path:
-    """Write ``manifest.json`` into ``folder`` and return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / MANIFEST_FILE
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+def source_settings(source: SourceConfig) -> dict[str, Any]:
+    """Return the settings of ``sources.<name>`` that shape the cleaned documents, as JSON values."""
+    settings: dict[str, Any] = to_plain(source)
+    return {key: value for key, value in settings.items() if key not in SHARDS_ONLY_SOURCE_KEYS}
+
+
+def manifest_config(config: Config, name: str) -> dict[str, Any]:
+    """Return the manifest's ``config``: the sources up to ``name`` in config order, ``clean`` and ``segment``."""
+    names = list(config.sources)
+    sources = {source: source_settings(config.sources[source]) for source in names[: names.index(name) + 1]}
+    return {"sources": sources, "clean": to_plain(config.clean), "segment": to_plain(config.segment)}
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

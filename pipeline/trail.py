@@ -20,6 +20,7 @@ documents files, and a rejected document's text, as it reached the rejecting ste
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,18 @@ class UnknownDocumentError(LookupError):
 
 
 class TrailWriter:
-    """Write trail events to ``<folder>/trail-00000.parquet``, renamed into place on close.
+    """Write trail events to one Parquet file, opened on the first event.
 
     Args:
-        folder: Output folder, created on the first event.
+        open_path: Called once with ``relative`` on the first event; returns the path to
+            write at, such as :meth:`pipeline.units.UnitWriter.path`.
+        relative: The file's path relative to the stage folder.
     """
 
-    def __init__(self, *, folder: Path) -> None:
-        self.path = folder / "trail-00000.parquet"
+    def __init__(self, *, open_path: Callable[[str], Path], relative: str) -> None:
+        self.open_path = open_path
+        self.relative = relative
+        self.path: Path | None = None
         self.rows = 0
         self._pending: dict[str, list[Any]] = {name: [] for name in TRAIL_SCHEMA.names}
         self._writer: pq.ParquetWriter | None = None
@@ -74,19 +79,12 @@ class TrailWriter:
     def rejected(self, step: int, name: str, document: Document, reason: str) -> None:
         self._add(step, name, "rejected", document, None, reason)
 
-    def close(self) -> list[Path]:
-        """Flush and finish the file; return it in a list, or an empty list if there were no events."""
+    def close(self) -> None:
+        """Flush and finish the file; without events there is no file."""
         self._flush()
-        if self._writer is None:
-            return []
-        self._writer.close()
-        self._temporary.replace(self.path)
-        self._writer = None
-        return [self.path]
-
-    @property
-    def _temporary(self) -> Path:
-        return self.path.with_name(self.path.name + ".tmp")
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _add(
         self, step: int, name: str, action: str, before: Document, after: Document | None, reason: str | None
@@ -113,8 +111,8 @@ class TrailWriter:
         table = pa.Table.from_pydict(self._pending, schema=TRAIL_SCHEMA)
         self._pending = {name: [] for name in TRAIL_SCHEMA.names}
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._temporary, TRAIL_SCHEMA, compression="zstd")
+            self.path = self.open_path(self.relative)
+            self._writer = pq.ParquetWriter(self.path, TRAIL_SCHEMA, compression="zstd")
         self._writer.write_table(table)
         self.rows += table.num_rows
 

@@ -10,6 +10,15 @@ makes them final in this order:
    every file's size and SHA-256 plus the counts the stage recorded;
 5. the journal is deleted.
 
+A file that records timings or memory readings differs between two identical runs, so its
+size and SHA-256 would make the marker differ too. Such a file is registered with
+``volatile=True`` and its marker entry is ``{"volatile": true}``: a rerun checks only that it
+exists.
+
+A unit that the stage could not finish (an input that ends early) can still show what it
+read: :func:`publish_unfinished` renames its files into place without a journal or a marker.
+No marker claims them, so the next run's reconcile deletes them and redoes the unit.
+
 Fault injection, for tests only: when the environment variable ``PIPELINE_FAULT_AFTER`` is
 ``n``, the process kills itself with SIGKILL at the ``n``-th commit step counted from its
 start. The steps are: a journal written, one output renamed into place, a marker written.
@@ -70,16 +79,27 @@ class UnitWriter:
         self.counts: dict[str, int] = {}
         self.folder = folder
         self._files: dict[str, Path] = {}
+        self._volatile: set[str] = set()
         self._renamed: list[Path] = []
         self.last_path: Path | None = None
+        self.unfinished = False
 
-    def path(self, relative: str | Path) -> Path:
+    def path(self, relative: str | Path, *, volatile: bool = False) -> Path:
         """Return the temporary path to write the output ``relative`` (to the store folder) at.
 
         The file appears under its final name only when the unit commits. Parent folders are
         created.
+
+        Args:
+            relative: Output path relative to the store folder.
+            volatile: Whether the content differs between identical runs (timings, memory
+                readings). The marker then records only that the file exists. Default: false.
         """
         key = check_relative(relative)
+        if volatile:
+            self._volatile.add(key)
+        else:
+            self._volatile.discard(key)
         final = self.folder / key
         temporary = temporary_path(final)
         temporary.parent.mkdir(parents=True, exist_ok=True)
@@ -88,13 +108,22 @@ class UnitWriter:
         self.last_path = final
         return temporary
 
-    def write_bytes(self, relative: str | Path, data: bytes) -> None:
+    def write_bytes(self, relative: str | Path, data: bytes, *, volatile: bool = False) -> None:
         """Write a small output file in one call."""
-        self.path(relative).write_bytes(data)
+        self.path(relative, volatile=volatile).write_bytes(data)
 
-    def write_json(self, relative: str | Path, value: object) -> None:
+    def write_json(self, relative: str | Path, value: object, *, volatile: bool = False) -> None:
         """Write ``value`` as indented UTF-8 JSON with a final newline."""
-        self.write_bytes(relative, (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        data = (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        self.write_bytes(relative, data, volatile=volatile)
+
+    def keep_unfinished(self) -> None:
+        """Publish the files written so far without a completion marker when the unit's block ends.
+
+        For a unit the stage could not finish but whose partial output a user should see.
+        The next :meth:`pipeline.units.UnitStore.reconcile` deletes the files and redoes the unit.
+        """
+        self.unfinished = True
 
     def discard(self) -> None:
         """Delete every file of the unit written so far, temporary or already renamed, and its journal."""
@@ -105,12 +134,15 @@ class UnitWriter:
 
 def commit_unit(writer: UnitWriter, fingerprint: Fingerprint, *, config_key: str) -> None:
     """Make a unit's files final and write its completion marker, in the order the module describes."""
-    records = {}
+    records: dict[str, dict[str, object]] = {}
     for key, temporary in sorted(writer._files.items()):
         if not temporary.exists():
             raise FileNotFoundError(f"unit {writer.name}: output {key} was registered but never written")
         fsync_file(temporary)
-        records[key] = {"bytes": temporary.stat().st_size, "sha256": sha256_file(temporary)}
+        if key in writer._volatile:
+            records[key] = {"volatile": True}
+        else:
+            records[key] = {"bytes": temporary.stat().st_size, "sha256": sha256_file(temporary)}
 
     journal = journal_path(writer.folder, writer.name)
     write_json_atomic(journal, {"unit": writer.name, "files": list(records)}, config_key=config_key)
@@ -135,6 +167,20 @@ def commit_unit(writer: UnitWriter, fingerprint: Fingerprint, *, config_key: str
     write_json_atomic(marker_path(writer.folder, writer.name), marker, config_key=config_key)
     fault_point()
     journal.unlink()
+
+
+def publish_unfinished(writer: UnitWriter) -> None:
+    """Rename a unit's written files into place without a journal or a marker (see the module docstring)."""
+    folders = {writer.folder}
+    for key, temporary in sorted(writer._files.items()):
+        if not temporary.exists():
+            continue
+        final = writer.folder / key
+        os.replace(temporary, final)
+        writer._renamed.append(final)
+        folders.add(final.parent)
+    for folder in sorted(folders):
+        fsync_folder(folder)
 
 
 def marker_path(folder: Path, name: str) -> Path:

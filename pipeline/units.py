@@ -49,6 +49,7 @@ from pipeline.unit_commit import (
     commit_unit,
     journal_path,
     marker_path,
+    publish_unfinished,
 )
 
 __all__ = ["FAULT_ENVIRONMENT", "MARKER_SUFFIX", "StaleOutputError", "UnitPlan", "UnitStore", "UnitWriter"]
@@ -208,6 +209,8 @@ class UnitStore:
 
         An earlier marker of the same unit and the files it claims are deleted first. On an
         exception nothing of the unit remains; a full disk raises :class:`DiskFullError`.
+        When the block called :meth:`UnitWriter.keep_unfinished`, the files are renamed into
+        place without a marker instead, and the next :meth:`reconcile` deletes them.
         """
         _check_unit_name(name)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -215,7 +218,10 @@ class UnitStore:
         writer = UnitWriter(self.folder, name)
         try:
             yield writer
-            commit_unit(writer, fingerprint, config_key=self.config_key)
+            if writer.unfinished:
+                publish_unfinished(writer)
+            else:
+                commit_unit(writer, fingerprint, config_key=self.config_key)
         except BaseException as error:
             writer.discard()
             if isinstance(error, OSError) and is_disk_full(error) and not isinstance(error, DiskFullError):
@@ -230,6 +236,8 @@ class UnitStore:
             path = self.folder / key
             if not path.is_file():
                 return f"output {key} is missing"
+            if record.get("volatile"):
+                continue
             if path.stat().st_size != record.get("bytes"):
                 return f"output {key} changed size"
             if self.verify == "sha256" and sha256_file(path) != record.get("sha256"):

@@ -21,6 +21,7 @@ from tests.killing import (
     files_exist,
     kill_stage,
     run_stage,
+    run_with_fault,
     snapshot,
     stage_command,
     stage_environment,
@@ -56,13 +57,13 @@ def corpus_reference(archive: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def assert_counted_once(clean: Path, source: str, expected_in: int) -> None:
-    manifest = json.loads((clean / source / "manifest.json").read_text())
+    counts = json.loads((clean / source / "manifest.json").read_text())["counts"]
     tables = [pq.read_table(file) for file in sorted((clean / source).glob("*.parquet"))]
     ids = [identifier for table in tables for identifier in table.column("id").to_pylist()]
-    assert manifest["documents_in"] == expected_in
-    assert manifest["documents_out"] == len(ids)
+    assert counts["documents_in"] == expected_in
+    assert counts["documents_out"] == len(ids)
     assert len(set(ids)) == len(ids)
-    assert manifest["documents_in"] == manifest["documents_out"] + manifest["documents_rejected"]
+    assert counts["documents_in"] == counts["documents_out"] + counts["documents_rejected"]
 
 
 def test_corpus_killed_resumes_identically(archive: Path, corpus_reference: dict[str, str], tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_corpus_disk_full_reported(archive: Path, tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "disk full" in result.stderr
-    assert "point corpora_dir and outputs_dir elsewhere" in result.stderr
+    assert "free space or point corpora_dir elsewhere, then rerun" in result.stderr
     assert "Traceback" not in result.stderr
     assert [name for name in written if name.endswith((".parquet", ".json"))] == []
 
@@ -104,6 +105,30 @@ def test_corpus_same_across_workers(archive: Path, corpus_reference: dict[str, s
     run_stage("corpus", corpus_config(tmp_path, archive, workers=2))
 
     assert snapshot(tmp_path / "corpora" / "clean") == corpus_reference
+
+
+@pytest.fixture(scope="module")
+def small_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A 30-article archive and the corpus outputs of an uninterrupted run over it and WikiText."""
+    root = tmp_path_factory.mktemp("small")
+    small = hostile.write_tar(root / "small.tar.gz", hostile.articles(30))
+    run_stage("corpus", corpus_config(root / "reference", small, workers=1))
+    return small, snapshot(root / "reference" / "corpora" / "clean")
+
+
+# Commit steps of the two sources: a journal, one rename per file, a marker. Step 9 lands in the second source.
+@pytest.mark.parametrize("step", [1, 3, 6, 9])
+def test_corpus_fault_points_resume_identically(
+    small_reference: tuple[Path, dict[str, str]], tmp_path: Path, step: int
+) -> None:
+    small, reference = small_reference
+    config = corpus_config(tmp_path / "killed", small, workers=1)
+
+    returncode = run_with_fault("corpus", config, step=step)
+    run_stage("corpus", config)
+
+    assert returncode == -9
+    assert snapshot(tmp_path / "killed" / "corpora" / "clean") == reference
 
 
 def tokenizer_config(root: Path, corpus: Config) -> Path:

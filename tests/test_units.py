@@ -316,3 +316,56 @@ def test_fault_points_resume_identically(tmp_path: Path) -> None:
 
         assert snapshot(folder) == reference, f"killed at commit step {step}"
         assert (folder / "total.txt").read_text() == "4"
+
+
+def test_volatile_file_recorded_without_hash(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with store.unit("a", SETTINGS) as writer:
+        writer.path("part-a.bin").write_bytes(b"alpha")
+        writer.write_json("part-a-timings.bin", {"seconds": 1.5}, volatile=True)
+
+    marker = json.loads((tmp_path / "a.done.json").read_text())
+
+    assert marker["files"]["part-a-timings.bin"] == {"volatile": True}
+    assert marker["files"]["part-a.bin"]["bytes"] == 5
+
+
+def test_volatile_file_change_keeps_unit(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with store.unit("a", SETTINGS) as writer:
+        writer.write_json("part-a-timings.bin", {"seconds": 1.5}, volatile=True)
+    (tmp_path / "part-a-timings.bin").write_text('{"seconds": 2.25}\n')
+
+    assert store.reconcile({"a": SETTINGS}).done == ["a"]
+
+
+def test_volatile_file_missing_redoes_unit(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with store.unit("a", SETTINGS) as writer:
+        writer.write_json("part-a-timings.bin", {"seconds": 1.5}, volatile=True)
+    (tmp_path / "part-a-timings.bin").unlink()
+
+    assert store.reconcile({"a": SETTINGS}).todo == ["a"]
+
+
+def test_unfinished_unit_published_without_marker(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with store.unit("a", SETTINGS) as writer:
+        writer.path("part-a.bin").write_bytes(b"partial")
+        writer.keep_unfinished()
+
+    assert (tmp_path / "part-a.bin").read_bytes() == b"partial"
+    assert not (tmp_path / "a.done.json").exists()
+    assert not (tmp_path / "a.pending.json").exists()
+
+
+def test_unfinished_unit_removed_on_rerun(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    with store.unit("a", SETTINGS) as writer:
+        writer.path("part-a.bin").write_bytes(b"partial")
+        writer.keep_unfinished()
+
+    plan = store.reconcile({"a": SETTINGS})
+
+    assert plan.todo == ["a"]
+    assert not (tmp_path / "part-a.bin").exists()

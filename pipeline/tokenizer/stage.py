@@ -8,13 +8,23 @@ Writes into ``<outputs_dir>/tokenizer/``:
 - ``tokenizer_config.json`` and ``special_tokens_map.json`` for ``transformers``;
 - ``sentencepiece.model`` with a SentencePiece backend;
 - ``report.json``: the quality report on held-out documents and the training cost.
+
+The folder is one unit, ``tokenizer``, of :class:`~pipeline.units.UnitStore`, with the
+marker ``tokenizer.done.json``: the files are written into ``.staging/`` first and appear
+together when the unit commits. Its fingerprint contains the ``tokenizer`` and ``segment``
+sections, ``shards.max_len`` (written into ``tokenizer_config.json``), the source names in
+order, and the cleaned documents files with the size and SHA-256 their corpus markers
+recorded, so nothing is hashed again. A rerun with the same fingerprint skips training.
+``report.json`` contains timings, so its marker entry records only that it exists.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +33,8 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from pipeline.config import SPECIAL_TOKENS, Config
-from pipeline.parquet import clean_files
+from pipeline.corpus_units import finished_documents
+from pipeline.fingerprint import FileDigest, Fingerprint, package_versions, to_plain
 from pipeline.segment import resolve_workers
 from pipeline.tokenizer.encoding import (
     TOKENIZER_FILE,
@@ -37,16 +48,43 @@ from pipeline.tokenizer.report import PeakMemory, format_table, source_report
 from pipeline.tokenizer.spm import SENTENCEPIECE_FILE, train_sentencepiece
 from pipeline.tokenizer.training_data import SourcePlan, iter_chosen_texts, plan_training
 from pipeline.tokenizer.transformers_files import write_transformers_files
+from pipeline.units import UnitStore
 
 logger = logging.getLogger(__name__)
 
 REPORT_FILE = "report.json"
+TOKENIZER_UNIT = "tokenizer"
+TOKENIZER_OUTPUTS = ("*.json", "*.model")
+"""Glob patterns, relative to the tokenizer folder, of every file this stage writes."""
+TOKENIZER_PACKAGES = ("pipeline", "tokenizers", "pyarrow", "sentencepiece", "fugashi", "unidic-lite")
+STAGING_FOLDER = ".staging"
 
 
-def run(config: Config) -> Path:
-    """Train on every cleaned source, save the tokenizer folder and its report; return ``tokenizer.json``."""
+def run(config: Config, *, fresh: bool = False) -> Path:
+    """Train on every cleaned source, save the tokenizer folder and its report; return ``tokenizer.json``.
+
+    Args:
+        config: The run configuration.
+        fresh: Whether to retrain when the folder contains a tokenizer made from another
+            config or corpus. Default: false, which raises
+            :class:`~pipeline.units.StaleOutputError` instead.
+
+    Raises:
+        FileNotFoundError: A configured source has no finished corpus output.
+    """
     settings = config.tokenizer
-    files_by_source = {name: clean_files(config.clean_dir, [name]) for name in config.sources}
+    documents_by_source = finished_documents(config, list(config.sources))
+    fingerprint = tokenizer_fingerprint(config, documents_by_source)
+    store = UnitStore(config.tokenizer_dir, config_key="outputs_dir", outputs=TOKENIZER_OUTPUTS)
+    path = config.tokenizer_dir / TOKENIZER_FILE
+    unit_plan = store.reconcile({TOKENIZER_UNIT: fingerprint}, fresh=fresh)
+    staging = config.tokenizer_dir / STAGING_FOLDER
+    shutil.rmtree(staging, ignore_errors=True)
+    if not unit_plan.todo:
+        logger.info("%s matches the config and the cleaned corpus; training skipped", path)
+        return path
+
+    files_by_source = {name: [config.clean_dir / key for key in files] for name, files in documents_by_source.items()}
     if not any(files_by_source.values()):
         raise FileNotFoundError(
             f"no cleaned documents under {config.clean_dir} for sources {', '.join(config.sources)}; "
@@ -89,10 +127,10 @@ def run(config: Config) -> Path:
         tokenizer, sentencepiece_model = _train_backend(config, texts, encoding_settings, documents)
         seconds = time.perf_counter() - started
 
-    path = _save(config, tokenizer, encoding_settings, sentencepiece_model)
-    logger.info("saved %s with %d tokens", path, tokenizer.get_vocab_size())
+    staging.mkdir(parents=True)
+    staged = _save(config, staging, tokenizer, encoding_settings, sentencepiece_model)
 
-    loaded = load_tokenizer(path)
+    loaded = load_tokenizer(staged)
     report = {
         "backend": settings.backend,
         "pre_tokenizer": encoding_settings.pre_tokenizer,
@@ -116,7 +154,12 @@ def run(config: Config) -> Path:
         },
         "selection": {plan.source: plan.as_dict() for plan in plans},
     }
-    (config.tokenizer_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (staging / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    with store.unit(TOKENIZER_UNIT, fingerprint) as unit:
+        for file in sorted(staging.iterdir()):
+            os.replace(file, unit.path(file.name, volatile=file.name == REPORT_FILE))
+    staging.rmdir()
+    logger.info("saved %s with %d tokens", path, loaded.get_vocab_size())
     for plan in plans:
         if not sum(len(rows) for rows in plan.report_rows):
             logger.warning(
@@ -125,6 +168,18 @@ def run(config: Config) -> Path:
             )
     logger.info("tokenizer quality on held-out documents:\n%s", format_table(report))
     return path
+
+
+def tokenizer_fingerprint(config: Config, documents_by_source: dict[str, dict[str, FileDigest]]) -> Fingerprint:
+    """Return the fingerprint of the tokenizer unit, described in the module docstring."""
+    parts = {
+        "tokenizer": config.tokenizer,
+        "segment": config.segment,
+        "shards.max_len": config.shards.max_len,
+        "sources": list(config.sources),
+    }
+    inputs = {key: digest for files in documents_by_source.values() for key, digest in files.items()}
+    return Fingerprint(config=to_plain(parts), inputs=inputs, packages=package_versions(TOKENIZER_PACKAGES))
 
 
 def training_texts(config: Config, plans: list[SourcePlan], settings: TokenizerSettings) -> Iterator[list[str]]:
@@ -193,21 +248,16 @@ def _train_backend(
     )
 
 
-def _save(config: Config, tokenizer: Tokenizer, settings: TokenizerSettings, sentencepiece_model: bytes | None) -> Path:
-    folder = config.tokenizer_dir
-    folder.mkdir(parents=True, exist_ok=True)
+def _save(
+    config: Config, folder: Path, tokenizer: Tokenizer, settings: TokenizerSettings, sentencepiece_model: bytes | None
+) -> Path:
     path = folder / TOKENIZER_FILE
-    temporary = path.with_name(path.name + ".tmp")
-    tokenizer.save(str(temporary))
-    temporary.replace(path)
+    tokenizer.save(str(path))
 
     settings.save(folder)
     write_transformers_files(
         folder, model_max_length=config.shards.max_len, extra_special_tokens=config.tokenizer.extra_special_tokens
     )
-    model_path = folder / SENTENCEPIECE_FILE
-    if sentencepiece_model is None:
-        model_path.unlink(missing_ok=True)
-    else:
-        model_path.write_bytes(sentencepiece_model)
+    if sentencepiece_model is not None:
+        (folder / SENTENCEPIECE_FILE).write_bytes(sentencepiece_model)
     return path

@@ -17,6 +17,7 @@ from pipeline.tokenizer.encoding import encode, load_tokenizer, tokenizer_settin
 from pipeline.tokenizer.spm import SENTENCEPIECE_FILE
 from pipeline.tokenizer.stage import training_texts
 from pipeline.tokenizer.training_data import plan_training
+from pipeline.units import StaleOutputError
 
 OUTPUT_FILES = {
     "tokenizer.json",
@@ -210,7 +211,9 @@ def test_stale_sentencepiece_model_removed(corpus_config) -> None:
     config = corpus_config(tokenizer={"backend": "sentencepiece_bpe", "vocab_size": 4000, "max_characters": 300_000})
     run(config)
     config = corpus_config(tokenizer={"vocab_size": 1000, "max_characters": 100_000})
-    run(config)
+    with pytest.raises(StaleOutputError, match=r"config key tokenizer\.backend changed"):
+        run(config)
+    run(config, fresh=True)
 
     assert not (config.tokenizer_dir / SENTENCEPIECE_FILE).exists()
 
