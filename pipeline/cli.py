@@ -19,6 +19,8 @@ logger = logging.getLogger("pipeline")
 STAGES = ("corpus", "tokenizer", "shards")
 EXIT_LOCKED = 75
 """Exit status when another run has locked an output folder (``EX_TEMPFAIL``: retry later)."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C, as shells report a process ended by SIGINT."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = load_config(arguments.config)
+        if not config.sources and arguments.stage != "verify":
+            raise ConfigError(f"{arguments.config} lists no sources; add at least one entry under 'sources:'")
         if arguments.explain is not None:
             return _explain(config, arguments.explain)
         if arguments.stage == "verify":
@@ -73,10 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SourceError, FileNotFoundError, StaleOutputError, DiskFullError) as error:
         logger.error("%s", error)
         return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted; finished units are kept, so rerunning the same command resumes the work")
+        return EXIT_INTERRUPTED
     except OSError as error:
-        if not is_disk_full(error):
-            raise
-        logger.error("disk full (%s); free space or point corpora_dir and outputs_dir elsewhere, then rerun", error)
+        if is_disk_full(error):
+            logger.error("disk full (%s); free space or point corpora_dir and outputs_dir elsewhere, then rerun", error)
+        else:
+            logger.error("%s; check that corpora_dir and outputs_dir are writable, then rerun", error)
         return 2
     return 0
 

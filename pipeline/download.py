@@ -24,6 +24,7 @@ import os
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -86,6 +87,11 @@ def download(
             HTTP error, or the file does not match its SHA-256. The message names the
             source, the address and the config key for a local copy.
     """
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise SourceError(
+            f"source {source}: invalid address {url!r}, expected an http:// or https:// URL; "
+            f"for a local file set sources.{source}.path instead of url"
+        )
     if destination.exists():
         if _cached_file_is_valid(destination, source=source, sha256=sha256):
             return destination

@@ -184,3 +184,10 @@ def test_livedoor_reader_caches_download(server: FileServer, tmp_path: Path) -> 
 
     assert [record.title for record in records if isinstance(record, Document)] == ["タイトル"]
     assert (raw_dir / "livedoor" / "ldcc.tar.gz").read_bytes() == server.body
+
+
+def test_non_http_address_rejected(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"expected an http:// or https:// URL"):
+        download("file:///etc/hostname", tmp_path / "raw" / "x", source="livedoor")
+
+    assert not (tmp_path / "raw").exists()

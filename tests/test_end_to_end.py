@@ -78,3 +78,15 @@ def test_unknown_config_key_fails(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "unknown key 'max_length'" in result.stderr
+
+
+def test_config_without_sources_fails(tmp_path: Path) -> None:
+    config_path = tmp_path / "empty.yaml"
+    config_path.write_text(f"corpora_dir: {tmp_path / 'c'}\n")
+
+    result = run_cli("corpus", "--config", str(config_path))
+
+    assert result.returncode == 2
+    assert "lists no sources" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "c").exists()

@@ -42,11 +42,16 @@ def read(config: SourceConfig, *, raw_dir: Path, workers: int = 1) -> Iterator[D
     else:
         path = check_local_path(SOURCE, config)
 
-    if path.is_dir():
-        yield from _read_folder(path, config)
-        return
-
-    yield from _read_tarball(path, config)
+    records = _read_folder(path, config) if path.is_dir() else _read_tarball(path, config)
+    articles = 0
+    for record in records:
+        articles += 1
+        yield record
+    if articles == 0:
+        raise SourceError(
+            f"source {SOURCE}: {path} contains no article files (text/<category>/<category>-<id>.txt); "
+            f"point sources.{SOURCE}.path at the Livedoor tarball or its extracted folder"
+        )
 
 
 def _read_folder(path: Path, config: SourceConfig) -> Iterator[Document | ReaderReject]:
@@ -169,7 +174,8 @@ def parse_article(member: str, raw: bytes) -> Document | ReaderReject:
         return ReaderReject(empty, f"member {member} is empty")
 
     try:
-        content = raw.decode("utf-8")
+        # "utf-8-sig" drops a byte order mark that some editors put before the URL line.
+        content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         readable = empty.replace(text=raw.decode("utf-8", errors="replace"))
         return ReaderReject(readable, f"member {member} is not valid UTF-8 ({error})")

@@ -98,3 +98,17 @@ def test_tarball_never_extracted(tmp_path: Path) -> None:
 
     assert [document.title for document in documents] == ["タイトル"]
     assert set(tmp_path.rglob("*")) == before
+
+
+def test_empty_folder_is_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+
+    with pytest.raises(SourceError, match="contains no article files"):
+        list(read(SourceConfig(path=tmp_path / "empty"), raw_dir=tmp_path))
+
+
+def test_byte_order_mark_dropped() -> None:
+    record = parse_article("text/x/x-3.txt", "\ufeffhttp://example.com/a\n2020\nタイトル\n本文\n".encode())
+
+    assert isinstance(record, Document)
+    assert record.metadata["url"] == "http://example.com/a"
