@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from pipeline.atomic import DiskFullError, is_disk_full
@@ -119,9 +121,13 @@ def _run_stage(stage: str, config: Config, *, fresh: bool) -> None:
     # Stage modules import tokenizers, pyarrow and torch, so each loads only when it runs.
     from pipeline import corpus, shards, tokenizer
 
-    runners = {"corpus": corpus.run, "tokenizer": tokenizer.run, "shards": shards.run}
-    # NOTE: until the stages write through pipeline.units they rebuild every output on each
-    # run, which is what `fresh` requests, so it is not passed on yet.
+    runners: dict[str, Callable[[Config], object]] = {
+        "corpus": corpus.run,
+        "tokenizer": tokenizer.run,
+        "shards": partial(shards.run, fresh=fresh),
+    }
+    # NOTE: until the corpus and tokenizer stages write through pipeline.units they rebuild
+    # every output on each run, which is what `fresh` requests, so it is not passed to them yet.
     runners[stage](config)
 
 
