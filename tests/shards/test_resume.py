@@ -130,7 +130,7 @@ def test_changed_file_redoes_its_unit(corpus: Path, shared_run: Config, tmp_path
     assert snapshot(config.shards_dir) == snapshot(fresh.shards_dir)
 
 
-def test_changed_max_len_refused(corpus: Path, shared_run: Config, tmp_path: Path) -> None:
+def test_changed_max_len_rejected(corpus: Path, shared_run: Config, tmp_path: Path) -> None:
     shards.run(parse_config(settings(tmp_path, corpus, shared_run)))
     changed = parse_config(settings(tmp_path, corpus, shared_run, max_len=32))
 
