@@ -224,7 +224,8 @@ def run(config: Config, *, fresh: bool = False) -> Path:
     # The split-wide files describe every unit, so they go before any unit changes.
     remove_split_files(root, SPLITS)
     plan = store.reconcile({unit.name: unit.fingerprint for unit in units}, fresh=fresh)
-    todo = [unit for unit in units if unit.name in set(plan.todo)]
+    unfinished = set(plan.todo)
+    todo = [unit for unit in units if unit.name in unfinished]
     logger.info("shards: %d of %d units already done, %d to write", len(plan.done), len(units), len(todo))
 
     with tqdm(total=count_rows([unit.file for unit in todo]), desc="shards", unit=" docs") as progress:
