@@ -45,6 +45,8 @@ def verify_split(folder: Path) -> dict[str, Any]:
     _check_checksum(folder / DOCUMENTS_FILE, documents["sha256"])
     max_len = int(manifest["max_len"])
     expected_schema = shard_schema(manifest["layout"], max_len, np.dtype(manifest["dtype"]))
+    if "units" not in manifest:
+        raise ShardError(f"{manifest_path} lists no units, so an earlier version wrote it; rerun the shards stage")
     unit_documents = {unit["name"]: unit["documents"] for unit in manifest["units"]}
     for shard in manifest["shards"]:
         path = folder / shard["file"]

@@ -127,3 +127,12 @@ def test_cli_exit_code(shared_run: Config, tmp_path: Path) -> None:
     assert passed.returncode == 0, passed.stderr
     assert failed.returncode == 1
     assert "validation/livedoor-documents-00000-shard-00000.arrow" in failed.stderr
+
+
+def test_manifest_without_units(copied: Path) -> None:
+    manifest = read_manifest(copied)
+    del manifest["units"]
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(ShardError, match="lists no units, so an earlier version wrote it"):
+        verify_split(copied)
