@@ -106,7 +106,9 @@ def run_reference(config: Config, output: Path) -> int:
 
 
 def run_stage(config: Config) -> int:
-    """Run the shards stage and return the content tokens it wrote."""
+    """Run the shards stage on an empty shards folder and return the content tokens it wrote."""
+    # Finished units of an earlier run would be skipped, so each timed run starts from nothing.
+    shutil.rmtree(config.shards_dir, ignore_errors=True)
     root = shards.run(config)
     total = 0
     for split in shards.SPLITS:

@@ -103,9 +103,10 @@ def _explain(config: Config, document_id: str) -> int:
 
 def _verify(config: Config) -> int:
     from pipeline.shards.verify import ShardError, verify
+    from pipeline.tokenizer import TOKENIZER_FILE
 
     try:
-        manifests = verify(config.shards_dir)
+        manifests = verify(config.shards_dir, tokenizer_path=config.tokenizer_dir / TOKENIZER_FILE)
     except ShardError as error:
         logger.error("verify failed: %s", error)
         return 1
@@ -127,14 +128,8 @@ def _run_stage(stage: str, config: Config, *, fresh: bool) -> None:
     # Stage modules import tokenizers, pyarrow and torch, so each loads only when it runs.
     from pipeline import corpus, shards, tokenizer
 
-    if stage == "corpus":
-        corpus.run(config, fresh=fresh)
-    elif stage == "tokenizer":
-        tokenizer.run(config, fresh=fresh)
-    else:
-        # NOTE: the shards stage does not write through pipeline.units yet. It rebuilds every
-        # shard on each run, which is what `fresh` requests, so `fresh` is not passed to it.
-        shards.run(config)
+    runners = {"corpus": corpus.run, "tokenizer": tokenizer.run, "shards": shards.run}
+    runners[stage](config, fresh=fresh)
 
 
 if __name__ == "__main__":

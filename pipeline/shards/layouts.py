@@ -7,7 +7,8 @@ arithmetic, never looping over documents in Python, and both keep every content 
   one) of ``[CLS]``, content, ``[SEP]``, then ``[PAD]``.
 - :class:`PackedLayout`: documents, each followed by ``[SEP]``, form one stream that is cut
   into full rows. The tail of a batch waits for the next batch, and
-  :meth:`PackedLayout.finish` pads the last row of the split.
+  :meth:`PackedLayout.finish` pads the last row. The shards stage uses one layout per unit,
+  so the last row of each unit is padded.
 """
 
 from __future__ import annotations

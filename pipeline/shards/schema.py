@@ -1,10 +1,20 @@
 """Files and Arrow schemas of the shards, shared by the writer, the verifier and the loaders.
 
-``<outputs_dir>/shards/<split>/`` (``train`` and ``validation``) contains:
+The shards stage works in units, one per cleaned Parquet file, named ``<source>-<file stem>``
+(such as ``livedoor-documents-00000``). ``<outputs_dir>/shards/`` contains:
 
-- ``shard-NNNNN.arrow``: Arrow IPC stream files of rows, each a few large record batches.
-- ``documents.arrow``: one row per document of the split, in the order they were written.
-- ``manifest.json``: settings, per-source statistics and each file's rows, tokens and SHA-256.
+- ``<unit>.done.json``: the completion marker of each unit (see :mod:`pipeline.units`);
+- ``<unit>.summary.json``: each unit's counts per split, from which the manifests are built;
+- ``train/`` and ``validation/``, the two split folders.
+
+Each split folder contains:
+
+- ``<unit>-shard-NNNNN.arrow``: Arrow IPC stream files of one unit's rows, each a few large
+  record batches, numbered from 0 within the unit.
+- ``<unit>-documents.arrow``: the documents of one unit, in the order they were written.
+- ``documents.arrow``: the documents tables of all units, concatenated in unit order.
+- ``manifest.json``: settings, per-source statistics, the units in order, and each shard's
+  unit, rows, tokens and SHA-256. The shards in manifest order form the split's rows.
 
 Shard columns. ``input_ids`` and ``global_mask`` are fixed-size lists, so the values buffer of
 a record batch is a ``[rows, max_len]`` array that numpy reads in place:
@@ -15,8 +25,8 @@ column                  type                                  meaning
 ``input_ids``           fixed_size_list<uint16>[max_len]      token ids; ``uint32`` when the
                                                               vocabulary has over 65,536 tokens
 ``global_mask``         fixed_size_list<bool>[max_len]        true where the token is global
-``document_index``      int32 (window layout)                 row of the document in
-                                                              ``documents.arrow``
+``document_index``      int32 (window layout)                 row of the document in its
+                                                              unit's documents table
 ``window_index``        int32 (window layout)                 row number inside its document
 ``document_indices``    list<int32> (packed layout)           documents with tokens in the row
 ``document_offsets``    list<int32> (packed layout)           position in the row of each of
@@ -26,11 +36,17 @@ column                  type                                  meaning
 Window rows are ``[CLS]``, up to ``max_len - 2`` content tokens, ``[SEP]``, then ``[PAD]``.
 Packed rows are a stream of documents, each followed by ``[SEP]``, cut every ``max_len``
 tokens. A document piece at offset 0 whose index equals the previous row's last index
-continues that document. Only the last packed row of a split is padded.
+continues that document. Each unit packs its own documents, so only the last packed row of
+each unit is padded and no row holds documents of two units.
 
-``documents.arrow`` columns: ``id`` (string), ``source`` (string), ``tokens`` (int64, content
-tokens without ``[CLS]``/``[SEP]``), ``row`` (int64, split-wide row number of its first token)
-and ``offset`` (int32, position of that token in the row).
+Document indices in the shards count within the unit, so that a unit's shards do not change
+when another unit changes. Each shard's manifest entry has ``first_document``, the row in the
+split's ``documents.arrow`` of its unit's first document: add it to get a split-wide index.
+
+Documents table columns: ``id`` (string), ``source`` (string), ``tokens`` (int64, content
+tokens without ``[CLS]``/``[SEP]``), ``row`` (int64, row number of its first token) and
+``offset`` (int32, position of that token in the row). ``row`` counts within the unit in
+``<unit>-documents.arrow`` and across the split, in manifest order, in ``documents.arrow``.
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ import numpy as np
 import pyarrow as pa
 
 MANIFEST_FILE = "manifest.json"
+SUMMARY_SUFFIX = ".summary.json"
 DOCUMENTS_FILE = "documents.arrow"
 SPLITS = ("train", "validation")
 LAYOUTS = ("window", "packed")
@@ -83,8 +100,14 @@ def row_bytes(max_len: int, dtype: np.dtype) -> int:
     return max_len * dtype.itemsize + -(-max_len // 8)
 
 
-def shard_file(index: int) -> str:
-    return f"shard-{index:05d}.arrow"
+def unit_shard_file(unit: str, index: int) -> str:
+    """Return the file name, inside a split folder, of a unit's shard number ``index``."""
+    return f"{unit}-shard-{index:05d}.arrow"
+
+
+def unit_documents_file(unit: str) -> str:
+    """Return the file name, inside a split folder, of a unit's documents table."""
+    return f"{unit}-documents.arrow"
 
 
 def sha256_file(path: Path) -> str:

@@ -5,7 +5,7 @@ SHA-256. Every shard must have:
 
 - the layout's schema and the recorded row and non-padding token counts;
 - token ids below the vocabulary size and no global ``[PAD]`` token;
-- document indices inside the documents table;
+- document indices inside its unit's documents table;
 - in the window layout, ``[CLS]`` as the first token of every row.
 
 The first failure raises :class:`ShardError` naming the shard and, for row checks, the row.
@@ -45,16 +45,36 @@ def verify_split(folder: Path) -> dict[str, Any]:
     _check_checksum(folder / DOCUMENTS_FILE, documents["sha256"])
     max_len = int(manifest["max_len"])
     expected_schema = shard_schema(manifest["layout"], max_len, np.dtype(manifest["dtype"]))
+    if "units" not in manifest:
+        raise ShardError(f"{manifest_path} lists no units, so an earlier version wrote it; rerun the shards stage")
+    unit_documents = {unit["name"]: unit["documents"] for unit in manifest["units"]}
     for shard in manifest["shards"]:
         path = folder / shard["file"]
         _check_checksum(path, shard["sha256"])
-        _check_rows(path, shard, manifest, expected_schema)
+        _check_rows(path, shard, manifest, expected_schema, unit_documents[shard["unit"]])
     return manifest
 
 
-def verify(root: Path) -> list[dict[str, Any]]:
-    """Verify the ``train`` and ``validation`` folders under the shards folder ``root``."""
-    return [verify_split(root / split) for split in SPLITS]
+def verify(root: Path, *, tokenizer_path: Path | None = None) -> list[dict[str, Any]]:
+    """Verify the ``train`` and ``validation`` folders under the shards folder ``root``.
+
+    Args:
+        root: The shards folder.
+        tokenizer_path: The current ``tokenizer.json``. When given and present, its SHA-256
+            must equal the one the manifests record, so shards encoded with an older
+            tokenizer fail. Default: ``None``, which skips that check.
+    """
+    manifests = [verify_split(root / split) for split in SPLITS]
+    if tokenizer_path is not None and tokenizer_path.exists():
+        current = sha256_file(tokenizer_path)
+        for split, manifest in zip(SPLITS, manifests, strict=True):
+            if manifest["tokenizer_sha256"] != current:
+                recorded = manifest["tokenizer_sha256"]
+                raise ShardError(
+                    f"{root / split / MANIFEST_FILE} was written with tokenizer SHA-256 {recorded}, "
+                    f"but {tokenizer_path} now has {current}; rerun the shards stage with --fresh"
+                )
+    return manifests
 
 
 def _check_checksum(path: Path, expected: str) -> None:
@@ -65,7 +85,10 @@ def _check_checksum(path: Path, expected: str) -> None:
         raise ShardError(f"{path}: SHA-256 {actual} differs from the manifest's {expected}; the file changed")
 
 
-def _check_rows(path: Path, shard: dict[str, Any], manifest: dict[str, Any], expected_schema: pa.Schema) -> None:
+def _check_rows(
+    path: Path, shard: dict[str, Any], manifest: dict[str, Any], expected_schema: pa.Schema, documents: int
+) -> None:
+    """Check the rows of one shard whose unit has ``documents`` documents."""
     special = manifest["special_ids"]
     pad, cls = special["[PAD]"], special["[CLS]"]
     rows = tokens = 0
@@ -85,14 +108,14 @@ def _check_rows(path: Path, shard: dict[str, Any], manifest: dict[str, Any], exp
             if manifest["layout"] == "window":
                 checks.append((ids[:, 0] != cls, "first token is not [CLS]"))
                 indices = batch.column("document_index").to_numpy()
-                checks.append((indices >= manifest["documents"], "document_index outside the documents table"))
+                checks.append((indices >= documents, f"document_index outside the {documents} documents of its unit"))
             else:
                 column = batch.column("document_indices")
-                outside = column.flatten().to_numpy() >= manifest["documents"]
+                outside = column.flatten().to_numpy() >= documents
                 row_of_value = np.repeat(np.arange(batch.num_rows), np.diff(column.offsets.to_numpy()))
                 bad_rows = np.zeros(batch.num_rows, dtype=bool)
                 bad_rows[row_of_value[outside]] = True
-                checks.append((bad_rows, "document_indices outside the documents table"))
+                checks.append((bad_rows, f"document_indices outside the {documents} documents of its unit"))
             for bad, reason in checks:
                 if bad.any():
                     raise ShardError(f"{path}: row {rows + int(np.argmax(bad))}: {reason}")

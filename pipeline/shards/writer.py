@@ -1,17 +1,21 @@
-"""Write one split: shard files, the documents table and the manifest.
+"""Write the rows and documents of one unit (one input Parquet file) in one split.
 
-Every file is written under a ``.tmp`` name and renamed into place once complete, so a reader
-never sees a half-written file under its final name. A shard holds at most ``rows_per_shard``
-rows and, when a byte limit is set, at most as many rows as fit in it. Rows are buffered into
-record batches of about :data:`RECORD_BATCH_BYTES`, so a loader indexes few, large arrays.
+A :class:`UnitSplitWriter` lays out the documents of one Parquet file that hash into one split,
+writes them as ``<unit>-shard-NNNNN.arrow`` files and a ``<unit>-documents.arrow`` table, and
+returns a summary with the counts the split manifest needs. Every file is written at a
+temporary path that :class:`pipeline.units.UnitWriter` hands out; the unit store renames the
+files into place only when the whole unit is complete.
+
+A shard holds at most ``rows_per_shard`` rows and, when a byte limit is set, at most as many
+rows as fit in it. Rows are buffered into record batches of about :data:`RECORD_BATCH_BYTES`,
+so a loader indexes few, large arrays.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,35 +25,33 @@ import pyarrow as pa
 from pipeline.shards.arrow import string_array, to_arrow
 from pipeline.shards.encoded import EncodedBatch
 from pipeline.shards.layouts import PackedLayout, RowBlock, WindowLayout
-from pipeline.shards.schema import (
-    DOCUMENTS_FILE,
-    DOCUMENTS_SCHEMA,
-    FORMAT,
-    MANIFEST_FILE,
-    row_bytes,
-    sha256_file,
-    shard_file,
-    shard_schema,
-)
+from pipeline.shards.schema import DOCUMENTS_SCHEMA, row_bytes, shard_schema, unit_documents_file, unit_shard_file
 
 logger = logging.getLogger(__name__)
 
 RECORD_BATCH_BYTES = 32 << 20
 """Target size in bytes of the ``input_ids`` and ``global_mask`` buffers of one record batch."""
 
+OpenPath = Callable[[str], Path]
+"""Return the temporary path at which to write the split-relative file name it is given."""
+
 
 class ShardWriter:
     """Write rows to numbered Arrow IPC stream files.
 
     Args:
-        folder: Split folder.
+        open_path: Temporary path for each shard file name.
+        prefix: Unit name that starts every shard file name.
         schema: Shard schema.
         rows_per_shard: Maximum rows in one file.
         rows_per_batch: Rows buffered before a record batch is written.
     """
 
-    def __init__(self, *, folder: Path, schema: pa.Schema, rows_per_shard: int, rows_per_batch: int) -> None:
-        self.folder = folder
+    def __init__(
+        self, *, open_path: OpenPath, prefix: str, schema: pa.Schema, rows_per_shard: int, rows_per_batch: int
+    ) -> None:
+        self.open_path = open_path
+        self.prefix = prefix
         self.schema = schema
         self.rows_per_shard = rows_per_shard
         self.rows_per_batch = rows_per_batch
@@ -78,11 +80,17 @@ class ShardWriter:
     def close(self) -> None:
         self._finish_shard()
 
+    def abort(self) -> None:
+        """Close an open shard file without finishing it; the unit store deletes it."""
+        if self._sink is not None:
+            self._sink.close()
+        self._writer = self._sink = None
+
     def _flush(self) -> None:
         if not self._pending:
             return
         if self._writer is None:
-            self._sink = pa.OSFile(str(self._temporary_path()), "wb")
+            self._sink = pa.OSFile(str(self.open_path(unit_shard_file(self.prefix, len(self.shards)))), "wb")
             self._writer = pa.ipc.new_stream(self._sink, self.schema)
         table = pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks()
         self._writer.write_table(table)
@@ -96,31 +104,22 @@ class ShardWriter:
             return
         self._writer.close()
         self._sink.close()
-        path = self.folder / shard_file(len(self.shards))
-        os.replace(self._temporary_path(), path)
         self.shards.append(
-            {
-                "file": path.name,
-                "rows": self._rows,
-                "tokens": self._tokens,
-                "bytes": path.stat().st_size,
-                "sha256": sha256_file(path),
-            }
+            {"file": unit_shard_file(self.prefix, len(self.shards)), "rows": self._rows, "tokens": self._tokens}
         )
         self._writer = self._sink = None
         self._rows = self._tokens = 0
 
-    def _temporary_path(self) -> Path:
-        return self.folder / (shard_file(len(self.shards)) + ".tmp")
-
 
 class DocumentsWriter:
-    """Stream the documents table of a split to ``documents.arrow``."""
+    """Stream the documents table of one unit in one split.
 
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / DOCUMENTS_FILE
-        self._temporary = folder / (DOCUMENTS_FILE + ".tmp")
-        self._sink = pa.OSFile(str(self._temporary), "wb")
+    Args:
+        path: Temporary path of the table.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._sink = pa.OSFile(str(path), "wb")
         self._writer = pa.ipc.new_stream(self._sink, DOCUMENTS_SCHEMA)
         self.rows = 0
 
@@ -135,12 +134,12 @@ class DocumentsWriter:
         self._writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=DOCUMENTS_SCHEMA))
         self.rows += len(batch)
 
-    def close(self) -> dict[str, Any]:
-        """Rename the table into place and return its manifest entry."""
+    def close(self) -> None:
         self._writer.close()
         self._sink.close()
-        os.replace(self._temporary, self.path)
-        return {"file": self.path.name, "rows": self.rows, "sha256": sha256_file(self.path)}
+
+    def abort(self) -> None:
+        self._sink.close()
 
 
 @dataclass
@@ -153,6 +152,10 @@ class SourceStats:
     content_tokens: int = 0
     global_tokens: int = 0
     padding_tokens: int = 0
+
+    def add(self, other: SourceStats) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
 
     def to_manifest(self, total_windows: int) -> dict[str, Any]:
         positions = max(self.positions, 1)
@@ -170,29 +173,26 @@ class SourceStats:
 
 
 @dataclass
-class SplitWriter:
-    """Lay out, write and count the documents of one split (``train`` or ``validation``).
+class UnitSplitWriter:
+    """Lay out, write and count the documents of one unit that belong to one split.
 
     Args:
-        folder: Split folder, created if missing; stale shards in it are removed.
-        layout: ``window`` or ``packed`` row layout.
-        settings: Manifest fields shared by both splits (tokenizer, policies, ...).
+        unit: Unit name, the prefix of every file name.
+        open_path: Temporary path for each split-relative file name.
+        layout: ``window`` or ``packed`` row layout, new for this unit. A packed layout pads
+            the last row of the unit, so no row holds documents of two units.
         rows_per_shard: Maximum rows in one shard.
         bytes_per_shard: Maximum bytes of the token and mask columns in one shard, or ``None``.
     """
 
-    folder: Path
+    unit: str
+    open_path: OpenPath
     layout: WindowLayout | PackedLayout
-    settings: dict[str, Any]
     rows_per_shard: int
     bytes_per_shard: int | None = None
     sources: dict[str, SourceStats] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in [*self.folder.glob("shard-*.arrow*"), *self.folder.glob("*.tmp"), self.folder / MANIFEST_FILE]:
-            stale.unlink(missing_ok=True)
-
         max_len, dtype = self.layout.max_len, self.layout.dtype
         rows_per_shard = self.rows_per_shard
         if self.bytes_per_shard is not None:
@@ -201,9 +201,13 @@ class SplitWriter:
         layout_name = "window" if isinstance(self.layout, WindowLayout) else "packed"
         self.schema = shard_schema(layout_name, max_len, dtype)
         self.shards = ShardWriter(
-            folder=self.folder, schema=self.schema, rows_per_shard=rows_per_shard, rows_per_batch=rows_per_batch
+            open_path=self.open_path,
+            prefix=self.unit,
+            schema=self.schema,
+            rows_per_shard=rows_per_shard,
+            rows_per_batch=rows_per_batch,
         )
-        self.documents = DocumentsWriter(self.folder)
+        self.documents = DocumentsWriter(self.open_path(unit_documents_file(self.unit)))
         self._last_source: str | None = None
 
     def add(self, batch: EncodedBatch) -> None:
@@ -215,7 +219,12 @@ class SplitWriter:
         self._write(block)
 
     def close(self) -> dict[str, Any]:
-        """Write the last rows, the documents table and the manifest; return the manifest."""
+        """Write the last rows and the documents table; return the unit's summary for this split.
+
+        The summary has ``documents``, ``rows`` and ``tokens`` (non-padding), ``sources`` (the
+        :class:`SourceStats` fields per source) and ``shards`` (``file``, ``rows`` and
+        ``tokens`` of each shard, in order).
+        """
         block = self.layout.finish()
         if block is not None:
             padding = int(block.input_ids.size - block.row_tokens.sum())
@@ -224,24 +233,19 @@ class SplitWriter:
                 self.sources[self._last_source].positions += padding
             self._write(block)
         self.shards.close()
-        documents_entry = self.documents.close()
-
-        total_windows = sum(stats.windows for stats in self.sources.values())
-        manifest = {
-            "format": FORMAT,
-            **self.settings,
-            "split": self.folder.name,
+        self.documents.close()
+        return {
             "documents": self.documents.rows,
             "rows": sum(shard["rows"] for shard in self.shards.shards),
             "tokens": sum(shard["tokens"] for shard in self.shards.shards),
-            "sources": {name: stats.to_manifest(total_windows) for name, stats in sorted(self.sources.items())},
-            "documents_file": documents_entry,
+            "sources": {name: asdict(stats) for name, stats in sorted(self.sources.items())},
             "shards": self.shards.shards,
         }
-        temporary = self.folder / (MANIFEST_FILE + ".tmp")
-        temporary.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, self.folder / MANIFEST_FILE)
-        return manifest
+
+    def abort(self) -> None:
+        """Close every open file after a failure; the unit store deletes them."""
+        self.shards.abort()
+        self.documents.abort()
 
     def _write(self, block: RowBlock) -> None:
         if len(block):

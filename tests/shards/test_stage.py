@@ -14,7 +14,13 @@ from pipeline.document import Document
 from pipeline.parquet import clean_files, documents_to_table
 from pipeline.shards import sha256_file
 from pipeline.tokenizer import TOKENIZER_FILE
-from tests.shards.helpers import read_documents, read_manifest, read_split
+from tests.shards.helpers import (
+    read_documents,
+    read_manifest,
+    read_split,
+    split_document_index,
+    split_document_indices,
+)
 
 PAD, CLS, SEP = 0, 2, 4
 
@@ -81,7 +87,7 @@ def test_window_documents_rebuild(shared_run: Config, tokenizer: Tokenizer, text
     folder = shared_run.shards_dir / "train"
     table = read_split(folder)
     ids = table.column("input_ids").combine_chunks().flatten().to_numpy().reshape(-1, 64)
-    row_document = table.column("document_index").to_numpy()
+    row_document = np.array(split_document_index(folder))
     documents = read_documents(folder).to_pylist()
 
     encodings = tokenizer.encode_batch([texts[document["id"]] for document in documents], add_special_tokens=False)
@@ -94,8 +100,9 @@ def test_window_documents_rebuild(shared_run: Config, tokenizer: Tokenizer, text
 
 
 def test_window_index_counts_rows(shared_run: Config) -> None:
-    table = read_split(shared_run.shards_dir / "train")
-    document_index = table.column("document_index").to_numpy()
+    folder = shared_run.shards_dir / "train"
+    table = read_split(folder)
+    document_index = np.array(split_document_index(folder))
     window_index = table.column("window_index").to_numpy()
 
     starts = np.flatnonzero(np.diff(document_index, prepend=-1) != 0)
@@ -107,11 +114,18 @@ def test_packed_documents_rebuild(packed_run: Config, tokenizer: Tokenizer, text
     folder = packed_run.shards_dir / "train"
     stream = read_split(folder).column("input_ids").combine_chunks().flatten().to_numpy()
     documents = read_documents(folder).to_pylist()
+    unit_starts = {unit["first_document"]: unit["first_row"] for unit in read_manifest(folder)["units"]}
 
     encodings = tokenizer.encode_batch([texts[document["id"]] for document in documents], add_special_tokens=False)
     position = 0
-    for document, encoding in zip(documents, encodings, strict=True):
+    for index, (document, encoding) in enumerate(zip(documents, encodings, strict=True)):
         start = document["row"] * 64 + document["offset"]
+        if index in unit_starts:
+            # Each unit starts on a new row, after the padded last row of the unit before.
+            assert start == unit_starts[index] * 64, document["id"]
+            assert (stream[position:start] == PAD).all()
+            assert start - position < 64
+            position = start
         assert start == position, document["id"]
         assert stream[start : start + len(encoding.ids)].tolist() == encoding.ids
         assert stream[start + len(encoding.ids)] == SEP
@@ -124,7 +138,7 @@ def test_packed_row_documents(packed_run: Config) -> None:
     folder = packed_run.shards_dir / "train"
     table = read_split(folder)
     documents = read_documents(folder).to_pylist()
-    indices = table.column("document_indices").to_pylist()
+    indices = split_document_indices(folder)
     offsets = table.column("document_offsets").to_pylist()
 
     rows_of: dict[int, list[int]] = {}
@@ -141,16 +155,15 @@ def test_packed_row_documents(packed_run: Config) -> None:
 
 
 def test_packed_rows_full(packed_run: Config) -> None:
-    ids = (
-        read_split(packed_run.shards_dir / "train")
-        .column("input_ids")
-        .combine_chunks()
-        .flatten()
-        .to_numpy()
-        .reshape(-1, 64)
-    )
+    folder = packed_run.shards_dir / "train"
+    ids = read_split(folder).column("input_ids").combine_chunks().flatten().to_numpy().reshape(-1, 64)
+    units = read_manifest(folder)["units"]
+    last_rows = [unit["first_row"] + unit["rows"] - 1 for unit in units]
+    full = np.ones(len(ids), dtype=bool)
+    full[last_rows] = False
 
-    assert (ids[:-1] != PAD).all()
+    assert len(units) == 2
+    assert (ids[full] != PAD).all()
     assert (ids != CLS).all()
 
 
@@ -170,7 +183,7 @@ def test_manifest_source_counts(shared_run: Config) -> None:
     table = read_split(folder)
     ids = table.column("input_ids").combine_chunks().flatten().to_numpy().reshape(-1, 64)
     mask = table.column("global_mask").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, 64)
-    sources = np.array(read_documents(folder).column("source").to_pylist())[table.column("document_index").to_numpy()]
+    sources = np.array(read_documents(folder).column("source").to_pylist())[split_document_index(folder)]
 
     assert manifest["global_mask"] == ["cls", "headings"]
     for source in ("livedoor", "wikitext"):
@@ -188,9 +201,11 @@ def test_shard_row_limit(shared_run: Config, tmp_path) -> None:
 
     shards.run(config)
 
-    rows = [shard["rows"] for shard in read_manifest(config.shards_dir / "train")["shards"]]
-    assert rows[:-1] == [700] * (len(rows) - 1)
-    assert 0 < rows[-1] <= 700
+    shards_of_unit = _shard_rows_by_unit(config)
+    assert len(shards_of_unit) == 2
+    for rows in shards_of_unit.values():
+        assert rows[:-1] == [700] * (len(rows) - 1)
+        assert 0 < rows[-1] <= 700
 
 
 def test_shard_byte_limit(shared_run: Config, tmp_path) -> None:
@@ -199,8 +214,9 @@ def test_shard_byte_limit(shared_run: Config, tmp_path) -> None:
 
     shards.run(config)
 
-    rows = [shard["rows"] for shard in read_manifest(config.shards_dir / "train")["shards"]]
-    assert rows[:-1] == [735] * (len(rows) - 1)
+    livedoor = _shard_rows_by_unit(config)["livedoor-documents-00000"]
+    assert len(livedoor) > 1
+    assert livedoor[:-1] == [735] * (len(livedoor) - 1)
 
 
 def test_literal_special_token_text(shared_run: Config, tmp_path) -> None:
@@ -219,6 +235,13 @@ def test_literal_special_token_text(shared_run: Config, tmp_path) -> None:
     assert (ids == SEP).sum() == 1
     assert (ids[1:sep] != PAD).all()
     assert sep > 5
+
+
+def _shard_rows_by_unit(config: Config) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for shard in read_manifest(config.shards_dir / "train")["shards"]:
+        rows.setdefault(shard["unit"], []).append(shard["rows"])
+    return rows
 
 
 def _copy_config(shared_run: Config, tmp_path, shard_settings: dict) -> Config:

@@ -58,12 +58,12 @@ def test_written_shards_pass(shared_run: Config, packed_run: Config) -> None:
 
 
 def test_changed_bytes_fail(copied: Path) -> None:
-    path = copied / "shard-00000.arrow"
+    path = copied / "livedoor-documents-00000-shard-00000.arrow"
     data = bytearray(path.read_bytes())
     data[-100] ^= 0xFF
     path.write_bytes(bytes(data))
 
-    with pytest.raises(ShardError, match=r"shard-00000\.arrow: SHA-256"):
+    with pytest.raises(ShardError, match=r"livedoor-documents-00000-shard-00000\.arrow: SHA-256"):
         verify_split(copied)
 
 
@@ -73,7 +73,9 @@ def test_missing_cls_names_row(copied: Path) -> None:
 
     rewrite_shard(copied, drop_cls)
 
-    with pytest.raises(ShardError, match=r"shard-00000\.arrow: row 17: first token is not \[CLS\]"):
+    with pytest.raises(
+        ShardError, match=r"livedoor-documents-00000-shard-00000\.arrow: row 17: first token is not \[CLS\]"
+    ):
         verify_split(copied)
 
 
@@ -115,7 +117,7 @@ def test_cli_exit_code(shared_run: Config, tmp_path: Path) -> None:
     shutil.copytree(shared_run.shards_dir, outputs / "shards")
     config = tmp_path / "config.yaml"
     config.write_text(f"outputs_dir: {outputs}\n")
-    shard = outputs / "shards" / "validation" / "shard-00000.arrow"
+    shard = outputs / "shards" / "validation" / "livedoor-documents-00000-shard-00000.arrow"
 
     command = [sys.executable, "-m", "pipeline", "verify", "--config", str(config)]
     passed = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, check=False)
@@ -124,4 +126,27 @@ def test_cli_exit_code(shared_run: Config, tmp_path: Path) -> None:
 
     assert passed.returncode == 0, passed.stderr
     assert failed.returncode == 1
-    assert "validation/shard-00000.arrow" in failed.stderr
+    assert "validation/livedoor-documents-00000-shard-00000.arrow" in failed.stderr
+
+
+def test_manifest_without_units(copied: Path) -> None:
+    manifest = read_manifest(copied)
+    del manifest["units"]
+    (copied / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(ShardError, match="lists no units, so an earlier version wrote it"):
+        verify_split(copied)
+
+
+def test_other_tokenizer_fails(shared_run: Config, tmp_path: Path) -> None:
+    other = tmp_path / "tokenizer.json"
+    other.write_bytes((shared_run.tokenizer_dir / "tokenizer.json").read_bytes() + b"\n")
+
+    with pytest.raises(ShardError, match="rerun the shards stage with --fresh"):
+        verify(shared_run.shards_dir, tokenizer_path=other)
+
+
+def test_current_tokenizer_passes(shared_run: Config) -> None:
+    manifests = verify(shared_run.shards_dir, tokenizer_path=shared_run.tokenizer_dir / "tokenizer.json")
+
+    assert len(manifests) == 2

@@ -138,7 +138,8 @@ def test_shards_use_morpheme_encoding(mecab_run: Config) -> None:
 
     import pyarrow as pa
 
-    with pa.memory_map(str(folder / "train" / "shard-00000.arrow")) as source:
+    first_shard = json.loads((folder / "train" / "manifest.json").read_text())["shards"][0]["file"]
+    with pa.memory_map(str(folder / "train" / first_shard)) as source:
         first_row = pa.ipc.open_stream(source).read_next_batch().column("input_ids")[0].as_py()
 
     assert first_row[1:95] == encoding.ids[:94]
@@ -172,7 +173,7 @@ def test_sentencepiece_backend(corpus_config, backend: str, monkeypatch: pytest.
     from transformers import AutoTokenizer
 
     assert AutoTokenizer.from_pretrained(str(config.tokenizer_dir)).is_fast
-    assert (shards.run(config) / "train" / "shard-00000.arrow").exists()
+    assert list((shards.run(config) / "train").glob("livedoor-*-shard-00000.arrow"))
 
 
 def test_sentencepiece_with_mecab(corpus_config) -> None:
