@@ -51,9 +51,6 @@ tokens without ``[CLS]``/``[SEP]``), ``row`` (int64, row number of its first tok
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 
@@ -108,12 +105,3 @@ def unit_shard_file(unit: str, index: int) -> str:
 def unit_documents_file(unit: str) -> str:
     """Return the file name, inside a split folder, of a unit's documents table."""
     return f"{unit}-documents.arrow"
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from pipeline.shards.schema import DOCUMENTS_FILE, MANIFEST_FILE, SPLITS, sha256_file, shard_schema
+from pipeline.atomic import sha256_file
+from pipeline.shards.schema import DOCUMENTS_FILE, MANIFEST_FILE, SPLITS, shard_schema
 
 
 class ShardError(ValueError):
