@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(summarize("shards stage", speeds["stage"], reference, cpu_seconds["stage"]))
     print()
-    # Each run times both contenders back to back, so their ratio sees similar machine load.
+    # Each run times both contenders back to back, so both run under similar machine load.
     paired = [stage / bare for stage, bare in zip(speeds["stage"], speeds["reference"], strict=True)]
     cpu_ratio = statistics.median(cpu_seconds["reference"]) / statistics.median(cpu_seconds["stage"])
     ratio_of_medians = statistics.median(speeds["stage"]) / reference

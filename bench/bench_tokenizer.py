@@ -96,7 +96,7 @@ def train_bare(texts: list[str], config: Config) -> Tokenizer:
     return tokenizer
 
 
-def timed(function, *arguments):  # type: ignore[no-untyped-def]
+def timed(function, *arguments):
     started = time.perf_counter()
     result = function(*arguments)
     return time.perf_counter() - started, result

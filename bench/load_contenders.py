@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.prepare import SEQUENCE_LENGTH, Inputs
 from bench.tokenize_contenders import REFERENCE_IDS, REFERENCE_LENGTHS, pipeline_shards
+from pipeline.shards.schema import token_dtype
 from pipeline.tokenizer import load_tokenizer, special_token_id
 
 BATCH_SIZE = 32
@@ -34,7 +35,7 @@ WORKERS = 2
 
 
 def _reference_ids(inputs: Inputs, reference_dir: Path) -> np.ndarray:
-    dtype = np.uint16 if inputs.vocab_size <= 1 << 16 else np.uint32
+    dtype = token_dtype(inputs.vocab_size)
     return np.fromfile(reference_dir / REFERENCE_IDS, dtype=dtype)
 
 
@@ -81,10 +82,6 @@ class MemmapWindows(Dataset[torch.Tensor]):
         return torch.from_numpy(self._ids[index * self.seq_len : (index + 1) * self.seq_len].astype(np.int64))
 
 
-def _id_dtype(inputs: Inputs) -> np.dtype:
-    return np.dtype(np.uint16 if inputs.vocab_size <= 1 << 16 else np.uint32)
-
-
 def prepare_memmap(inputs: Inputs, reference_dir: Path, data_dir: Path) -> None:
     shutil.copyfile(reference_dir / REFERENCE_IDS, data_dir / REFERENCE_IDS)
 
@@ -92,20 +89,20 @@ def prepare_memmap(inputs: Inputs, reference_dir: Path, data_dir: Path) -> None:
 def build_memmap(inputs: Inputs, data_dir: Path, run_dir: Path) -> DataLoader:
     """Build the reference: ``numpy.memmap`` slices of whole batches, one batch per item."""
     path = data_dir / REFERENCE_IDS
-    dataset = MemmapBatches(path, dtype=_id_dtype(inputs), batch_size=BATCH_SIZE, seq_len=SEQUENCE_LENGTH)
+    dataset = MemmapBatches(path, dtype=token_dtype(inputs.vocab_size), batch_size=BATCH_SIZE, seq_len=SEQUENCE_LENGTH)
     return DataLoader(dataset, batch_size=None, num_workers=WORKERS)
 
 
 def build_memmap_in_process(inputs: Inputs, data_dir: Path, run_dir: Path) -> Iterable[torch.Tensor]:
     """Build the ceiling: the same batch slices, read in the training process with no ``DataLoader``."""
     path = data_dir / REFERENCE_IDS
-    dataset = MemmapBatches(path, dtype=_id_dtype(inputs), batch_size=BATCH_SIZE, seq_len=SEQUENCE_LENGTH)
+    dataset = MemmapBatches(path, dtype=token_dtype(inputs.vocab_size), batch_size=BATCH_SIZE, seq_len=SEQUENCE_LENGTH)
     return (dataset[index] for index in range(len(dataset)))
 
 
 def build_memmap_windows(inputs: Inputs, data_dir: Path, run_dir: Path) -> DataLoader:
     """Build one ``numpy.memmap`` window per item, stacked into batches by the ``DataLoader``."""
-    dataset = MemmapWindows(data_dir / REFERENCE_IDS, dtype=_id_dtype(inputs), seq_len=SEQUENCE_LENGTH)
+    dataset = MemmapWindows(data_dir / REFERENCE_IDS, dtype=token_dtype(inputs.vocab_size), seq_len=SEQUENCE_LENGTH)
     return DataLoader(dataset, batch_size=BATCH_SIZE, num_workers=WORKERS)
 
 
@@ -160,7 +157,7 @@ def build_datatrove(inputs: Inputs, data_dir: Path, run_dir: Path) -> DataLoader
     """
     from datatrove.utils.dataset import DatatroveFolderDataset
 
-    token_size = 2 if inputs.vocab_size <= 1 << 16 else 4
+    token_size = token_dtype(inputs.vocab_size).itemsize
     dataset = DatatroveFolderDataset(str(data_dir / "tokens"), seq_len=SEQUENCE_LENGTH - 1, token_size=token_size)
     return DataLoader(dataset, batch_size=BATCH_SIZE, num_workers=WORKERS)
 

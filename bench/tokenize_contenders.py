@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from bench.prepare import Inputs
+from pipeline.shards.schema import token_dtype
 from pipeline.tokenizer import special_token_id
 
 BATCH_SIZE = 1000
@@ -47,7 +48,7 @@ def bare_encode_batch(inputs: Inputs, run_dir: Path) -> None:
     to rebuild document boundaries.
     """
     tokenizer = Tokenizer.from_file(str(inputs.tokenizer_path))
-    dtype = np.uint16 if inputs.vocab_size <= 1 << 16 else np.uint32
+    dtype = token_dtype(inputs.vocab_size)
     lengths: list[int] = []
     with (run_dir / REFERENCE_IDS).open("wb") as sink:
         for texts in iter_texts(inputs.files):
@@ -141,7 +142,7 @@ def datatrove_tokenizer(inputs: Inputs, run_dir: Path) -> None:
 
 
 def count_datatrove(inputs: Inputs, run_dir: Path) -> int:
-    token_size = 2 if inputs.vocab_size <= 1 << 16 else 4
+    token_size = token_dtype(inputs.vocab_size).itemsize
     return sum(path.stat().st_size for path in (run_dir / "tokens").glob("*.ds")) // token_size
 
 

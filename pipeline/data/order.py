@@ -31,7 +31,7 @@ def resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
 
 @dataclass
 class EpochOrder:
-    """Which rows one rank reads in which order, and how far it got.
+    """Epoch order of the rows one rank reads, and its position in that order.
 
     Args:
         rows: Rows in the split.

@@ -130,10 +130,7 @@ class RemoveInvisibleFilter(Filter):
     name = "remove_invisible"
 
     def apply(self, document: Document) -> Document:
-        if not _INVISIBLE.search(document.text) and not _INVISIBLE.search(document.title):
-            return document
-        cleaned = document.map_lines(lambda line, _level: _INVISIBLE.sub("", line))
-        return cleaned.replace(title=_INVISIBLE.sub("", document.title))
+        return _remove_matches(document, _INVISIBLE)
 
 
 class RemovePrivateUseFilter(Filter):
@@ -146,10 +143,15 @@ class RemovePrivateUseFilter(Filter):
     name = "remove_private_use"
 
     def apply(self, document: Document) -> Document:
-        if not _PRIVATE_USE.search(document.text) and not _PRIVATE_USE.search(document.title):
-            return document
-        cleaned = document.map_lines(lambda line, _level: _PRIVATE_USE.sub("", line))
-        return cleaned.replace(title=_PRIVATE_USE.sub("", document.title))
+        return _remove_matches(document, _PRIVATE_USE)
+
+
+def _remove_matches(document: Document, pattern: re.Pattern[str]) -> Document:
+    """Delete every match of ``pattern`` from the title and the lines; unchanged documents are returned as is."""
+    if not pattern.search(document.text) and not pattern.search(document.title):
+        return document
+    cleaned = document.map_lines(lambda line, _level: pattern.sub("", line))
+    return cleaned.replace(title=pattern.sub("", document.title))
 
 
 class NormalizeWhitespaceFilter(Filter):

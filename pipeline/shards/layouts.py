@@ -124,7 +124,7 @@ class WindowLayout:
         row_length = np.full(rows, width, dtype=np.int64)
         row_length[first_row + rows_per_document - 1] = lengths - (rows_per_document - 1) * width
 
-        # Row r holds the next row_length[r] tokens of the batch, and a boolean-mask assignment
+        # Row r contains the next row_length[r] tokens of the batch, and a boolean-mask assignment
         # fills true positions in row-major order, so one assignment lays out every document.
         content = np.arange(width) < row_length[:, None]
         input_ids = np.full((rows, max_len), self.special.pad, dtype=self.dtype)

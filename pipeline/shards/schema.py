@@ -37,7 +37,7 @@ Window rows are ``[CLS]``, up to ``max_len - 2`` content tokens, ``[SEP]``, then
 Packed rows are a stream of documents, each followed by ``[SEP]``, cut every ``max_len``
 tokens. A document piece at offset 0 whose index equals the previous row's last index
 continues that document. Each unit packs its own documents, so only the last packed row of
-each unit is padded and no row holds documents of two units.
+each unit is padded and no row contains documents of two units.
 
 Document indices in the shards count within the unit, so that a unit's shards do not change
 when another unit changes. Each shard's manifest entry has ``first_document``, the row in the

@@ -155,7 +155,7 @@ def _documents_files(config: Config, source: str) -> list[Path]:
     if any(corpus_store(config).marker(name) is not None for name in config.sources):
         return [config.clean_dir / key for key in finished_documents(config, [source])[source]]
     # NOTE: cleaned files written without the corpus stage (by hand or another tool) carry no
-    # completion marker, so nothing tells a complete folder from a partial one.
+    # completion marker, so a partial folder cannot be told apart from a complete one.
     return sorted((config.clean_dir / source).glob("documents-*.parquet"))
 
 

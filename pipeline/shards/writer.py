@@ -180,7 +180,7 @@ class UnitSplitWriter:
         unit: Unit name, the prefix of every file name.
         open_path: Temporary path for each split-relative file name.
         layout: ``window`` or ``packed`` row layout, new for this unit. A packed layout pads
-            the last row of the unit, so no row holds documents of two units.
+            the last row of the unit, so no row contains documents of two units.
         rows_per_shard: Maximum rows in one shard.
         bytes_per_shard: Maximum bytes of the token and mask columns in one shard, or ``None``.
     """

@@ -94,7 +94,7 @@ def test_megatron_loader_batch_shape(synthetic: tuple[Inputs, Path, np.ndarray],
 
 
 def test_pipeline_loader_rows(demo_inputs: Inputs, tmp_path: Path) -> None:
-    # The demo corpus fills fewer than 32 rows, so the one batch holds every row.
+    # The demo corpus fills fewer than 32 rows, so the one batch contains every row.
     first, count = load_first_batch(
         "pipeline ShardDataset", demo_inputs, demo_inputs.workdir / "reference", tmp_path / "run"
     )
